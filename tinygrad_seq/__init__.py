@@ -1,0 +1,52 @@
+"""tinygrad_seq: a small deep-learning framework for sequence models.
+
+    import tinygrad_seq as ts
+    x = ts.tensor([[1., 2.], [3., 4.]], requires_grad=True)
+    (x @ x.T).tanh().sum().backward()
+    x.grad
+"""
+from . import backend
+from .autograd import (Function, FunctionCtx, Tensor, detect_anomaly, enable_grad, grad,
+                       is_anomaly_enabled, is_grad_enabled, no_grad, set_detect_anomaly,
+                       set_grad_enabled)
+from .backend import (bool_, float16, float32, float64, get_default_dtype, int32, int64,
+                      set_default_dtype)
+from .creation import (arange, as_tensor, empty, eye, full, full_like, linspace, manual_seed,
+                       ones, ones_like, rand, rand_like, randint, randn, randn_like, tensor,
+                       zeros, zeros_like)
+from .errors import (AutogradError, DeviceError, DTypeError, GradcheckError, ShapeError,
+                     TinygradSeqError)
+from .gradcheck import gradcheck, gradgradcheck
+from .tensor import cat, stack, where
+from . import functional, viz  # noqa: E402  (after the Tensor API is attached)
+
+bool = bool_  # noqa: A001  ts.bool as in PyTorch
+concat = cat
+
+
+def maximum(a, b):
+    return a.maximum(b) if isinstance(a, Tensor) else b.maximum(a)
+
+
+def minimum(a, b):
+    return a.minimum(b) if isinstance(a, Tensor) else b.minimum(a)
+
+
+def matmul(a, b):
+    return a @ b
+
+
+def split(x, split_size_or_sections, axis=0, *, dim=None):
+    return x.split(split_size_or_sections, axis, dim=dim)
+
+
+def chunk(x, chunks, axis=0, *, dim=None):
+    return x.chunk(chunks, axis, dim=dim)
+
+
+def default_device():
+    """The device of new tensors: TINYGRAD_SEQ_DEVICE at import ("cpu" or "cuda")."""
+    return backend.default_device
+
+
+__version__ = "0.1.0"

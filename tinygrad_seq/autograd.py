@@ -1,0 +1,763 @@
+"""The autograd engine: Tensor, the graph node of a primitive, and the backward pass.
+
+A Tensor holds an array (``data``) and, when it was computed from tensors that require
+grad, the node that made it (``grad_fn``). A node is one call of a primitive: it
+remembers its input tensors and whatever its backward rule needs. ``backward()`` sorts
+the nodes reachable from the output (iteratively: no recursion, so a 10,000-step
+chain works), walks them from the output back to the leaves, asks each for the
+gradients of its inputs, and adds those up per tensor. That is all of reverse mode.
+
+Backward rules are written with Tensor operations, so with ``create_graph=True`` the
+gradient computation is itself recorded and can be differentiated again.
+
+Tensor and the node class need each other (a node makes Tensors, a Tensor records its
+node), so both live here; the operators and methods of Tensor are attached in
+``tensor.py`` from the primitives of ``ops/``.
+"""
+import traceback
+import weakref
+
+from . import backend
+from .errors import AutogradError, DTypeError, ShapeError
+
+
+# ---------------------------------------------------------------- modes
+
+class _State:
+    grad_enabled = True     # record the graph?
+    anomaly = False         # keep creation traces and check backward for nan/inf
+
+
+_state = _State()
+
+
+def is_grad_enabled():
+    return _state.grad_enabled
+
+
+class _Mode:
+    """A context manager (and decorator) that sets one flag of _state and restores it."""
+
+    def __init__(self, flag, value):
+        self.flag, self.value, self._saved = flag, value, []
+
+    def __enter__(self):
+        self._saved.append(getattr(_state, self.flag))
+        setattr(_state, self.flag, self.value)
+        return self
+
+    def __exit__(self, *exc):
+        setattr(_state, self.flag, self._saved.pop())
+        return False
+
+    def __call__(self, fn):
+        import functools
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with _Mode(self.flag, self.value):
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+def no_grad():
+    """Context manager / decorator: operations inside record no graph."""
+    return _Mode("grad_enabled", False)
+
+
+def enable_grad():
+    """Context manager / decorator: record the graph again (inside no_grad)."""
+    return _Mode("grad_enabled", True)
+
+
+def set_grad_enabled(mode):
+    """Context manager / decorator setting grad mode to `mode`."""
+    return _Mode("grad_enabled", bool(mode))
+
+
+def detect_anomaly(check_nan=True):
+    """Context manager / decorator: every node remembers where it was created, and a
+    backward rule that yields nan or inf raises an AutogradError naming the op and
+    that place. Slows things down; for debugging."""
+    return _Mode("anomaly", bool(check_nan))
+
+
+def set_detect_anomaly(mode):
+    _state.anomaly = bool(mode)
+
+
+def is_anomaly_enabled():
+    return _state.anomaly
+
+
+# ---------------------------------------------------------------- Tensor
+
+class Tensor:
+    """An n-dimensional array that records the operations made from it.
+
+    ``data`` is the backend array (NumPy or CuPy), ``grad`` a Tensor filled by
+    ``backward()`` on leaves that require grad, ``grad_fn`` the node that made this
+    tensor (None for leaves). Build tensors with ``ts.tensor(...)`` or ``Tensor(...)``.
+    """
+    __slots__ = ("data", "requires_grad", "grad", "_ctx", "_index", "_version", "_hooks",
+                 "_view_of", "__weakref__")
+    __array_priority__ = 1000       # ndarray (op) Tensor -> Tensor's reflected operator
+    __array_ufunc__ = None
+
+    def __init__(self, data, dtype=None, requires_grad=False, device=None):
+        array = as_array(data, dtype, device, copy=True)
+        self._init(array, None, 0)
+        if requires_grad:
+            self.requires_grad_(True)
+
+    def _init(self, data, ctx, index):
+        self.data = data
+        self.requires_grad = ctx is not None
+        self.grad = None
+        self._ctx = ctx
+        self._index = index
+        self._version = [0]
+        self._hooks = None
+        self._view_of = None
+
+    @classmethod
+    def _make(cls, data, ctx=None, index=0):
+        """Wrap an array without copying or checking (the engine's constructor)."""
+        t = object.__new__(cls)
+        t._init(data, ctx, index)
+        return t
+
+    # ---- what it is
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    @property
+    def size(self):
+        """Number of elements (NumPy's meaning; ``numel()`` is PyTorch's name)."""
+        return self.data.size
+
+    def numel(self):
+        return self.data.size
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def device(self):
+        return backend.device_of(self.data)
+
+    @property
+    def is_leaf(self):
+        return self._ctx is None
+
+    @property
+    def grad_fn(self):
+        return self._ctx
+
+    @property
+    def _version_count(self):
+        return self._version[0]
+
+    def __len__(self):
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __hash__(self):
+        return id(self)
+
+    # ---- leaving the graph / the device
+    def numpy(self):
+        """A new host NumPy array with the values (always a copy)."""
+        return backend.to_numpy(self.data)
+
+    def __array__(self, dtype=None, copy=None):
+        a = backend.to_numpy(self.data)
+        return a if dtype is None else a.astype(dtype)
+
+    def item(self):
+        if self.data.size != 1:
+            raise ShapeError(f"item: only a tensor with one element converts to a Python "
+                             f"number, got shape {self.shape}")
+        return self.data.item()
+
+    def tolist(self):
+        return backend.to_numpy(self.data).tolist()
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise ShapeError(f"bool: the truth value of a tensor of shape {self.shape} "
+                             "is ambiguous; use .any() or .all()")
+        return bool(self.data.item())
+
+    def __index__(self):
+        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+            raise DTypeError(f"__index__: only a one-element integer tensor is an index, "
+                             f"got {self.dtype} of shape {self.shape}")
+        return int(self.data.item())
+
+    def detach(self):
+        """The same data (shared, with its version counter) outside the graph."""
+        t = Tensor._make(self.data)
+        t._version = self._version
+        t._view_of = self
+        return t
+
+    def requires_grad_(self, requires_grad=True):
+        if requires_grad and not backend.is_float(self.data.dtype):
+            raise DTypeError(f"requires_grad_: only floating tensors can require grad, "
+                             f"got {self.dtype}")
+        if not requires_grad and self._ctx is not None:
+            raise AutogradError("requires_grad_(False): this tensor is not a leaf; "
+                                "use .detach() to leave the graph")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    # ---- backward
+    def backward(self, gradient=None, retain_graph=False, create_graph=False):
+        """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
+
+        ``gradient`` (same shape as self) is required unless self has one element.
+        The graph's saved arrays are freed afterwards unless ``retain_graph=True``.
+        """
+        run_backward([self], [gradient], retain_graph or create_graph, create_graph)
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` when this tensor's gradient is computed; a returned
+        Tensor replaces the gradient. Returns a handle with ``.remove()``."""
+        if not self.requires_grad:
+            raise AutogradError("register_hook: this tensor does not require grad")
+        if self._ctx is None:
+            if self._hooks is None:
+                self._hooks = []
+            hooks = self._hooks
+        else:
+            hooks = self._ctx._output_hooks(self._index)
+        hooks.append(hook)
+        return _HookHandle(hooks, hook)
+
+    def retain_grad(self):
+        """Keep ``.grad`` on this non-leaf tensor after backward."""
+        if self._ctx is None:
+            return
+        ref = weakref.ref(self)
+
+        def keep(grad):
+            t = ref()
+            if t is not None:
+                t.grad = grad if t.grad is None else t.grad + grad
+        self.register_hook(keep)
+
+    def __repr__(self):
+        body = repr(backend.to_numpy(self.data))
+        body = body[body.index("(") + 1: body.rindex(")")] if body.startswith("array(") else body
+        if ", dtype=" in body:
+            body = body[:body.rindex(", dtype=")]
+        extra = ""
+        if self._ctx is not None:
+            extra = f", grad_fn=<{self._ctx.name}>"
+        elif self.requires_grad:
+            extra = ", requires_grad=True"
+        if self.device != "cpu":
+            extra = f", device='{self.device}'" + extra
+        if self.dtype not in (backend.float32, backend.int64, backend.bool_):
+            extra = f", dtype={self.dtype}" + extra
+        return f"tensor({body}{extra})"
+
+
+class _HookHandle:
+    def __init__(self, hooks, hook):
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self):
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+
+def as_array(data, dtype=None, device=None, copy=False):
+    """The backend array for `data` following DESIGN's rules: Python floats become the
+    default dtype, Python ints int64, bools bool; arrays keep their dtype."""
+    if isinstance(data, Tensor):
+        data = data.data
+    dev = backend.check_device(device) if device is not None else None
+    want = backend.dtype(dtype) if dtype is not None else None
+    if backend.is_array(data):
+        src_dev = backend.device_of(data)
+        mod = backend.array_module(data)
+        array = mod.array(data, dtype=want, copy=True) if copy else mod.asarray(data, dtype=want)
+        if dev is not None and dev != src_dev:
+            array = backend.to_device(array, dev)
+        return array
+    try:
+        host = backend.host_array(data)
+    except ValueError as e:
+        raise ShapeError(f"tensor: cannot make a tensor of {type(data).__name__}: {e}") from e
+    if host.dtype == object or host.dtype.kind in "USV":
+        raise DTypeError(f"tensor: cannot make a tensor of {type(data).__name__} "
+                         f"(got dtype {host.dtype})")
+    if want is None:
+        if host.dtype.kind == "f":
+            want = backend.get_default_dtype()
+        elif host.dtype.kind in "iu":
+            want = backend.int64
+    if want is not None and host.dtype != want:
+        host = host.astype(want)
+    return backend.to_device(host, dev or backend.default_device)
+
+
+# ---------------------------------------------------------------- graph nodes
+
+def _share_version(base, views):
+    """Views share their base's version counter: writing through one bumps both."""
+    for v in views if type(views) is tuple else (views,):
+        v._version = base._version
+        v._view_of = base
+
+
+class Node:
+    """One call of a primitive in the graph (Chainer's FunctionNode form).
+
+    Subclasses define ``forward(self, *arrays, **params)`` on backend arrays, returning an
+    array or a tuple of arrays, and ``backward(self, *grads)`` on Tensors, returning one
+    gradient (Tensor or None) per input. They keep what backward needs as attributes of
+    ``self``. Class flags say what backward reads, so that an in-place change of it is
+    caught: ``reads_inputs`` (the input values) and ``reads_outputs`` (the outputs, via
+    ``self.saved_output(i)``).
+    """
+    reads_inputs = True
+    reads_outputs = False
+    is_view = False          # the output may share memory with input 0
+    released = False
+    hooks = None
+    trace = None
+
+    @property
+    def name(self):
+        return type(self).__name__ + "Backward"
+
+    def forward(self, *xs, **params):
+        raise NotImplementedError
+
+    def backward(self, *grads):
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *inputs, **params):
+        """Run forward on the inputs' arrays; record the node if any input needs grad."""
+        node = object.__new__(cls)
+        try:
+            out = node.forward(*[t.data for t in inputs], **params)
+        except (ValueError, IndexError) as e:
+            if isinstance(e, ShapeError):
+                raise
+            shapes = ", ".join(str(t.shape) for t in inputs)
+            raise ShapeError(f"{cls.__name__.lower()}: {e} (input shapes {shapes})") from e
+        if not (_state.grad_enabled and any(t.requires_grad for t in inputs)):
+            if type(out) is tuple:
+                outs = tuple(Tensor._make(o) for o in out)
+            else:
+                outs = Tensor._make(out)
+            if cls.is_view:
+                _share_version(inputs[0], outs)
+            return outs
+        node.inputs = inputs
+        node.needs_input_grad = tuple(t.requires_grad for t in inputs)
+        if cls.reads_inputs:
+            node.input_versions = tuple(t._version[0] for t in inputs)
+        if _state.anomaly:
+            node.trace = traceback.format_stack()[:-2]
+        if type(out) is tuple:
+            node.n_outputs = len(out)
+            outs = tuple(Tensor._make(o, node, i) for i, o in enumerate(out))
+            node.output_meta = tuple((o.shape, o.dtype) for o in out)
+        else:
+            node.n_outputs = 1
+            outs = Tensor._make(out, node, 0)
+        if cls.is_view:
+            _share_version(inputs[0], outs)
+        if cls.reads_outputs:
+            node.outputs_data = out if type(out) is tuple else (out,)
+            node.output_versions = tuple((t._version, t._version[0])
+                                         for t in (outs if type(outs) is tuple else (outs,)))
+        return outs
+
+    def saved_inputs(self):
+        """The inputs, for a backward rule: Tensors when the backward is recorded
+        (create_graph), their arrays otherwise."""
+        if _state.grad_enabled:
+            return self.inputs
+        return tuple(t.data for t in self.inputs)
+
+    def saved_output(self, index=0):
+        """Output `index`, for a backward rule: its array, or with create_graph a Tensor
+        made by this node, so that the gradient's graph runs through this node (as
+        PyTorch's saved outputs do) without a reference cycle between node and output."""
+        if _state.grad_enabled:
+            return Tensor._make(self.outputs_data[index], self, index)
+        return self.outputs_data[index]
+
+    def _output_hooks(self, index):
+        if self.hooks is None:
+            self.hooks = {}
+        return self.hooks.setdefault(index, [])
+
+    def check_versions(self):
+        """Raise if a tensor that backward reads was modified in place since forward."""
+        if self.reads_inputs:
+            for i, (t, v) in enumerate(zip(self.inputs, self.input_versions)):
+                if t._version[0] != v:
+                    raise AutogradError(
+                        f"{self.name}: input {i} (a tensor of shape {t.shape}) was modified "
+                        f"by an in-place operation after {type(self).__name__} saved it "
+                        f"(version {v} then, {t._version[0]} now); backward needs its old "
+                        "value. Use an out-of-place operation or .clone() it first."
+                        + self._where())
+        if self.reads_outputs:
+            for i, (box, v) in enumerate(self.output_versions):
+                if box[0] != v:
+                    raise AutogradError(
+                        f"{self.name}: output {i} was modified by an in-place operation "
+                        f"(version {v} then, {box[0]} now); backward needs its value."
+                        + self._where())
+
+    def _where(self):
+        if self.trace:
+            return "\nThe op was created at:\n" + "".join(self.trace[-6:])
+        return " (run under ts.detect_anomaly() to see where the op was created)"
+
+    def release(self):
+        """Drop everything backward needed (called after backward unless retain_graph)."""
+        self.__dict__.clear()
+        self.released = True
+
+    def __repr__(self):
+        return f"<{self.name}>"
+
+
+def call(cls, *args, **params):
+    """Run primitive `cls` inside a backward rule: recorded (``cls.apply``) when an
+    argument is a Tensor (create_graph), computed directly on the arrays otherwise.
+
+    Backward rules see arrays when the engine runs without create_graph and Tensors
+    with it; they use operations that both support (arithmetic, ``.sum``,
+    ``.reshape``, ``.astype``, indexing) and ``call`` for the rest, so that one rule
+    serves both the fast path and higher-order gradients."""
+    for a in args:
+        if isinstance(a, Tensor):
+            return cls.apply(*[b if isinstance(b, Tensor) else Tensor._make(b) for b in args],
+                             **params)
+    return object.__new__(cls).forward(*args, **params)
+
+
+# ---------------------------------------------------------------- the public custom op
+
+class FunctionCtx:
+    """The ``ctx`` of a custom Function: ``save_for_backward`` / ``saved_tensors``,
+    ``needs_input_grad``, and any attribute you set."""
+
+    def save_for_backward(self, *tensors):
+        for t in tensors:
+            if t is not None and not isinstance(t, Tensor):
+                raise TypeError(f"save_for_backward: expected Tensors, got {type(t).__name__}")
+        self._saved = tensors
+        self._saved_versions = tuple(None if t is None else t._version[0] for t in tensors)
+
+    @property
+    def saved_tensors(self):
+        saved = getattr(self, "_saved", ())
+        for i, (t, v) in enumerate(zip(saved, self._saved_versions)):
+            if t is not None and t._version[0] != v:
+                raise AutogradError(f"saved_tensors: saved tensor {i} (shape {t.shape}) was "
+                                    f"modified in place after it was saved (version {v} then, "
+                                    f"{t._version[0]} now)")
+        return saved
+
+
+class Function:
+    """A user-defined differentiable op, in PyTorch's form::
+
+        class Cube(ts.Function):
+            @staticmethod
+            def forward(ctx, x):
+                ctx.save_for_backward(x)
+                return x * x * x
+            @staticmethod
+            def backward(ctx, grad):
+                (x,) = ctx.saved_tensors
+                return grad * 3 * x * x
+
+        y = Cube.apply(x)
+
+    ``forward`` gets the arguments (Tensors and anything else) and runs with grad
+    recording off; it returns a Tensor or a tuple of Tensors. ``backward`` gets one
+    gradient per output and returns one gradient (or None) per forward argument.
+    Written with Tensor ops, ``backward`` is itself differentiable.
+    """
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError("Function subclasses define forward(ctx, *inputs)")
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        raise NotImplementedError("Function subclasses define backward(ctx, *grad_outputs)")
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        ctx = FunctionCtx()
+        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        with no_grad():
+            out = cls.forward(ctx, *args, **kwargs)
+        single = isinstance(out, Tensor)
+        outs = (out,) if single else tuple(out)
+        for o in outs:
+            if not isinstance(o, Tensor):
+                raise TypeError(f"{cls.__name__}.forward must return Tensors, got {type(o).__name__}")
+        if not (_state.grad_enabled and any(ctx.needs_input_grad)):
+            return out
+        node = _CustomNode()
+        node.fn, node.ctx = cls, ctx
+        node.arg_is_tensor = tuple(isinstance(a, Tensor) for a in args)
+        node.inputs = tuple(a for a in args if isinstance(a, Tensor))
+        node.needs_input_grad = tuple(t.requires_grad for t in node.inputs)
+        node.n_outputs = len(outs)
+        node.output_meta = tuple((o.shape, o.dtype) for o in outs)
+        if _state.anomaly:
+            node.trace = traceback.format_stack()[:-1]
+        wrapped = tuple(Tensor._make(o.data, node, i) for i, o in enumerate(outs))
+        return wrapped[0] if single else wrapped
+
+
+class _CustomNode(Node):
+    reads_inputs = False   # the ctx checks the versions of what it saved
+
+    @property
+    def name(self):
+        return self.fn.__name__ + "Backward"
+
+    def backward(self, *grads):
+        recorded = _state.grad_enabled
+        if not recorded:
+            grads = tuple(Tensor._make(g) for g in grads)
+        result = self.fn.backward(self.ctx, *grads)
+        if not isinstance(result, tuple):
+            result = (result,)
+        if len(result) != len(self.arg_is_tensor):
+            raise AutogradError(f"{self.fn.__name__}.backward returned {len(result)} gradients, "
+                                f"expected {len(self.arg_is_tensor)} (one per forward argument)")
+        grads_in = tuple(g for g, is_t in zip(result, self.arg_is_tensor) if is_t)
+        for t, g in zip(self.inputs, grads_in):
+            if g is not None and tuple(g.shape) != tuple(t.shape):
+                raise ShapeError(f"{self.fn.__name__}.backward: gradient of shape {g.shape} "
+                                 f"for an input of shape {t.shape}")
+        if not recorded:
+            grads_in = tuple(None if g is None else g.data for g in grads_in)
+        return grads_in
+
+
+# ---------------------------------------------------------------- the backward pass
+
+def _toposort(roots):
+    """Nodes reachable from `roots`, each after all nodes that consume its outputs
+    (reverse of an iterative depth-first post-order)."""
+    order, seen = [], set()
+    stack = [(n, False) for n in roots]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        for t in getattr(node, "inputs", ()):
+            parent = t._ctx
+            if parent is not None and id(parent) not in seen:
+                stack.append((parent, False))
+    order.reverse()
+    return order
+
+
+def _seed(root, gradient, recorded):
+    """The starting gradient d(root)/d(root): ones for a one-element root, else the
+    given `gradient`. A Tensor when the backward is recorded, an array otherwise."""
+    if not root.requires_grad:
+        raise AutogradError("backward: the tensor does not require grad and has no grad_fn "
+                            "(did you forget requires_grad=True, or run under no_grad?)")
+    if gradient is None:
+        if root.data.size != 1:
+            raise AutogradError(f"backward: grad can be implicitly created only for scalar "
+                                f"outputs; pass gradient= for an output of shape {root.shape}")
+        seed = backend.array_module(root.data).ones(root.shape, dtype=root.dtype)
+        return Tensor._make(seed) if recorded else seed
+    if not isinstance(gradient, Tensor):
+        gradient = Tensor._make(as_array(gradient, root.dtype, root.device))
+    if tuple(gradient.shape) != tuple(root.shape):
+        raise ShapeError(f"backward: gradient has shape {gradient.shape} but the output "
+                         f"has shape {root.shape}")
+    if recorded:
+        return gradient
+    return gradient.data.copy() if root._ctx is None else gradient.data
+
+
+def _run_hooks(hooks, grad, recorded):
+    """Hooks see Tensors; a returned Tensor replaces the gradient."""
+    t = grad if recorded else Tensor._make(grad)
+    for hook in list(hooks):
+        new = hook(t)
+        if new is not None:
+            t = new
+    return t if recorded else t.data
+
+
+def run_backward(roots, gradients, retain_graph, create_graph, capture=None):
+    """Propagate gradients from `roots` back through the graph.
+
+    Without create_graph the gradients flowing through the graph are plain arrays and
+    every backward rule computes on arrays (the fast path); with it they are Tensors
+    and the rules record a graph of the gradient. Without `capture`, gradients of
+    leaves are accumulated into ``leaf.grad``; with `capture` (id(tensor) -> tensor, as
+    ``grad()`` uses) the gradients of those tensors are returned instead and no
+    ``.grad`` is touched.
+    """
+    recorded = bool(create_graph)
+    node_grads = {}          # id(node) -> list with one gradient per output
+    leaf_grads = {}          # id(leaf) -> [leaf, gradient]
+    captured = {}
+    given = set()            # ids of arrays already stored as some leaf's .grad
+    capture_nodes = {}
+    if capture is not None:
+        for t in capture.values():
+            if t._ctx is not None:
+                capture_nodes.setdefault(id(t._ctx), []).append(t)
+
+    def send(t, g):
+        node = t._ctx
+        if node is None:
+            entry = leaf_grads.get(id(t))
+            if entry is None:
+                leaf_grads[id(t)] = [t, g]
+            else:
+                entry[1] = entry[1] + g
+            return
+        slot = node_grads.get(id(node))
+        if slot is None:
+            slot = node_grads[id(node)] = [None] * node.n_outputs
+        old = slot[t._index]
+        slot[t._index] = g if old is None else old + g
+
+    with _Mode("grad_enabled", recorded):
+        for root, gradient in zip(roots, gradients):
+            send(root, _seed(root, gradient, recorded))
+        for node in _toposort([r._ctx for r in roots if r._ctx is not None]):
+            grads = node_grads.pop(id(node), None)
+            if grads is None:
+                continue
+            if node.released:
+                raise AutogradError(
+                    f"backward: trying to backward through the graph a second time "
+                    f"({node.name} already freed its saved values); pass retain_graph=True "
+                    "to the first backward if you need to")
+            if node.hooks:
+                grads = [g if g is None or i not in node.hooks else _run_hooks(node.hooks[i], g, recorded)
+                         for i, g in enumerate(grads)]
+            if capture_nodes:
+                for t in capture_nodes.get(id(node), ()):
+                    captured[id(t)] = grads[t._index]
+            if node.reads_inputs or node.reads_outputs:
+                node.check_versions()
+            if node.n_outputs > 1:
+                grads = [_zeros_for(node, i, recorded) if g is None else g for i, g in enumerate(grads)]
+            input_grads = node.backward(*grads)
+            if _state.anomaly:
+                _check_finite(node, input_grads)
+            for t, g, needed in zip(node.inputs, input_grads, node.needs_input_grad):
+                if needed and g is not None:
+                    send(t, g)
+            if not retain_graph:
+                node.release()
+
+        for leaf, g in leaf_grads.values():
+            if leaf._hooks:
+                g = _run_hooks(leaf._hooks, g, recorded)
+            if capture is not None:
+                if id(leaf) in capture:
+                    captured[id(leaf)] = g
+                continue
+            if recorded:
+                leaf.grad = g if leaf.grad is None else leaf.grad + g
+            elif leaf.grad is None:
+                # own the array: it may be a read-only broadcast view, or shared with
+                # another leaf's gradient (Add passes one array to both inputs)
+                if g.base is not None or not g.flags.writeable or id(g) in given:
+                    g = g.copy()
+                given.add(id(g))
+                leaf.grad = Tensor._make(g)
+            else:
+                leaf.grad = Tensor._make(leaf.grad.data + g)
+    if not recorded:
+        captured = {k: Tensor._make(v) for k, v in captured.items() if v is not None}
+    return captured
+
+
+def _zeros_for(node, index, recorded):
+    shape, dtype = node.output_meta[index]
+    zeros = backend.array_module(node.inputs[0].data).zeros(shape, dtype=dtype)
+    return Tensor._make(zeros) if recorded else zeros
+
+
+def _check_finite(node, grads):
+    for i, g in enumerate(grads):
+        if g is None:
+            continue
+        data = g.data if isinstance(g, Tensor) else g
+        if not bool(backend.array_module(data).isfinite(data).all()):
+            raise AutogradError(f"detect_anomaly: {node.name} returned nan or inf in the "
+                                f"gradient of input {i} (shape {tuple(data.shape)})." + node._where())
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+         allow_unused=False):
+    """Gradients of `outputs` with respect to `inputs`, returned as a tuple (nothing is
+    accumulated into ``.grad``). With ``create_graph=True`` they can be differentiated
+    again. An input the outputs do not depend on raises unless ``allow_unused=True``,
+    which gives None for it."""
+    single_out = isinstance(outputs, Tensor)
+    outputs = [outputs] if single_out else list(outputs)
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    elif isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs]
+    if len(grad_outputs) != len(outputs):
+        raise ShapeError(f"grad: {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
+    for i, t in enumerate(inputs):
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise AutogradError(f"grad: input {i} does not require grad")
+    if retain_graph is None:
+        retain_graph = create_graph
+    captured = run_backward(outputs, list(grad_outputs), retain_graph, create_graph,
+                            capture={id(t): t for t in inputs})
+    result = []
+    for i, t in enumerate(inputs):
+        g = captured.get(id(t))
+        if g is None and not allow_unused:
+            raise AutogradError(f"grad: input {i} (shape {t.shape}) was not used to compute "
+                                "the outputs; pass allow_unused=True to get None for it")
+        if g is not None and not create_graph:
+            g = Tensor._make(g.data)
+        result.append(g)
+    return tuple(result)

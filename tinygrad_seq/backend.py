@@ -1,0 +1,219 @@
+"""The array module behind each device: NumPy for "cpu", CuPy for "cuda".
+
+This is the only core module that imports numpy or cupy by name; everything else
+asks it for the array module of a device (``xp(device)``) or of an array
+(``array_module(a)``), so the same code runs on both.
+
+The default device comes from the environment variable ``TINYGRAD_SEQ_DEVICE``
+(``cpu`` or ``cuda``), read once at import. A device that is asked for but cannot be
+had is an error, never a silent fallback to the CPU.
+"""
+import os
+
+import numpy
+
+from .errors import DeviceError, DTypeError
+
+DEVICES = ("cpu", "cuda")
+ENV_VAR = "TINYGRAD_SEQ_DEVICE"
+
+# dtypes are NumPy's dtype objects; CuPy uses the same ones.
+float16 = numpy.dtype("float16")
+float32 = numpy.dtype("float32")
+float64 = numpy.dtype("float64")
+int32 = numpy.dtype("int32")
+int64 = numpy.dtype("int64")
+bool_ = numpy.dtype("bool")
+_DTYPE_NAMES = {"float16": float16, "half": float16, "float32": float32, "float": float32,
+                "float64": float64, "double": float64, "int32": int32, "int": int32,
+                "int64": int64, "long": int64, "bool": bool_}
+
+_cupy = None          # the cupy module once "cuda" has been asked for and works
+_default_dtype = float32
+
+
+def _load_cupy():
+    """Import CuPy and check that a GPU answers; raise DeviceError saying why not."""
+    global _cupy
+    if _cupy is not None:
+        return _cupy
+    try:
+        import cupy
+    except ImportError as e:
+        raise DeviceError(
+            "device 'cuda' needs CuPy, which is not installed: "
+            'pip install "tinygrad_seq[gpu]" (CUDA 12; for CUDA 13 install cupy-cuda13x)'
+        ) from e
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as e:  # CUDA driver missing or broken
+        raise DeviceError(f"device 'cuda': CuPy is installed but no usable GPU was found ({e})") from e
+    if count < 1:
+        raise DeviceError("device 'cuda': CuPy is installed but no GPU is visible")
+    _cupy = cupy
+    return cupy
+
+
+def check_device(device):
+    """Return the canonical device string for `device` ("cpu", "cuda", "cuda:0")."""
+    if device is None:
+        return default_device
+    name = str(device)
+    if name.startswith("cuda:"):
+        name = "cuda"
+    if name not in DEVICES:
+        raise DeviceError(f"unknown device {device!r}: expected one of {', '.join(DEVICES)}")
+    if name == "cuda":
+        _load_cupy()
+    return name
+
+
+def _device_from_env():
+    value = os.environ.get(ENV_VAR, "cpu").strip().lower() or "cpu"
+    if value not in DEVICES:
+        raise DeviceError(f"{ENV_VAR}={os.environ[ENV_VAR]!r} is not a device: allowed values are "
+                          f"{' and '.join(DEVICES)}")
+    if value == "cuda":
+        _load_cupy()
+    return value
+
+
+default_device = _device_from_env()
+
+
+def xp(device):
+    """The array module (numpy or cupy) of a device string."""
+    return numpy if device == "cpu" else _load_cupy()
+
+
+def array_module(a):
+    """The array module of an array (numpy for anything that is not a CuPy array)."""
+    if _cupy is not None and isinstance(a, _cupy.ndarray):
+        return _cupy
+    return numpy
+
+
+def device_of(a):
+    """"cuda" for a CuPy array, "cpu" for anything else."""
+    if _cupy is not None and isinstance(a, _cupy.ndarray):
+        return "cuda"
+    return "cpu"
+
+
+def is_array(a):
+    """True for a NumPy or CuPy array (and NumPy scalars, which behave as 0-d arrays)."""
+    return isinstance(a, (numpy.ndarray, numpy.generic)) or (
+        _cupy is not None and isinstance(a, _cupy.ndarray))
+
+
+def to_device(a, device):
+    """Move an array to a device; returns `a` itself when it is already there."""
+    if device_of(a) == device:
+        return a
+    if device == "cpu":
+        return a.get()
+    return _load_cupy().asarray(a)
+
+
+def host_array(data):
+    """A host NumPy array of Python data (nested lists, scalars)."""
+    return numpy.asarray(data)
+
+
+def to_numpy(a):
+    """A new host NumPy array with the values of `a` (always a copy)."""
+    if _cupy is not None and isinstance(a, _cupy.ndarray):
+        return a.get()
+    return numpy.array(a, copy=True)
+
+
+# ---------------------------------------------------------------- dtypes
+
+def dtype(d):
+    """Normalise a dtype given as a dtype, a NumPy type or a name; raise DTypeError."""
+    if isinstance(d, str) and d in _DTYPE_NAMES:
+        return _DTYPE_NAMES[d]
+    try:
+        return numpy.dtype(d)
+    except TypeError as e:
+        raise DTypeError(f"not a dtype: {d!r}") from e
+
+
+def get_default_dtype():
+    return _default_dtype
+
+
+def set_default_dtype(d):
+    """Set the float dtype of Python floats and float factories (float32 or float64)."""
+    global _default_dtype
+    d = dtype(d)
+    if d.kind != "f":
+        raise DTypeError(f"set_default_dtype: expected a float dtype, got {d}")
+    _default_dtype = d
+
+
+def is_float(d):
+    return d.kind == "f"
+
+
+def result_type(*args):
+    """NumPy's promotion rule (Python scalars are weak: float32 * 2.0 stays float32)."""
+    return numpy.result_type(*args)
+
+
+# ---------------------------------------------------------------- random numbers
+
+class _Generators:
+    """One random generator per device, all reseeded by manual_seed."""
+
+    def __init__(self, seed=None):
+        self.seed(seed)
+
+    def seed(self, seed):
+        self._seed = seed
+        self._by_device = {}
+
+    def __call__(self, device):
+        gen = self._by_device.get(device)
+        if gen is None:
+            gen = xp(device).random.default_rng(self._seed)
+            self._by_device[device] = gen
+        return gen
+
+
+generator = _Generators()
+
+
+def manual_seed(seed):
+    """Seed the framework's random generators on every device."""
+    generator.seed(int(seed))
+
+
+# ---------------------------------------------------------------- kernels that differ by device
+
+def scatter_add_rows(num_rows, index, values):
+    """out[index[i]] += values[i] along axis 0, for an integer array `index`.
+
+    Used by the backward of row gathers (embeddings). ``benchmarks/bench_scatter_add.py``
+    measures the options: on NumPy, sorting the indices and summing runs with
+    ``add.reduceat`` beats ``np.add.at`` for wide rows; for narrow rows ``np.add.at``
+    (fast since NumPy 1.25) wins. CuPy has an atomic scatter_add.
+    """
+    mod = array_module(values)
+    row_shape = values.shape[index.ndim:]
+    index = index.reshape(-1)
+    values = values.reshape((index.shape[0],) + row_shape)
+    out = mod.zeros((num_rows,) + row_shape, dtype=values.dtype)
+    if mod is not numpy:
+        import cupyx  # noqa: the GPU's atomic scatter
+        cupyx.scatter_add(out, index, values)
+        return out
+    width = int(numpy.prod(row_shape))
+    if width >= 16 and index.shape[0] > 0:
+        order = numpy.argsort(index, kind="stable")
+        sorted_index = index[order]
+        starts = numpy.flatnonzero(numpy.r_[True, sorted_index[1:] != sorted_index[:-1]])
+        out[sorted_index[starts]] = numpy.add.reduceat(values[order], starts, axis=0)
+    else:
+        numpy.add.at(out, index, values)
+    return out

@@ -1,0 +1,155 @@
+"""Factories: tensors from data, constants, ranges and random numbers.
+
+Shapes are given as varargs or a tuple (``zeros(2, 3) == zeros((2, 3))``); float
+factories follow ``set_default_dtype``; ``device=None`` means the default device
+(``TINYGRAD_SEQ_DEVICE``).
+"""
+from . import backend
+from .autograd import Tensor, as_array
+from .errors import DTypeError
+from .tensor import _shape_args
+
+
+def tensor(data, dtype=None, requires_grad=False, device=None):
+    """A new tensor holding a copy of `data` (Python numbers and lists, NumPy or CuPy
+    arrays, Tensors). Python floats become the default dtype (float32), Python ints
+    int64, bools bool; an array keeps its dtype."""
+    return Tensor(data, dtype=dtype, requires_grad=requires_grad, device=device)
+
+
+def as_tensor(data, dtype=None, device=None):
+    """Like ``tensor`` but shares the array when no copy is needed."""
+    if isinstance(data, Tensor) and dtype is None and device is None:
+        return data
+    return Tensor._make(as_array(data, dtype, device))
+
+
+def _float_dtype(dtype):
+    return backend.get_default_dtype() if dtype is None else backend.dtype(dtype)
+
+
+def _finish(array, requires_grad):
+    t = Tensor._make(array)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def _constant(value, shape, dtype, device, requires_grad):
+    device = backend.check_device(device)
+    dtype = _float_dtype(dtype)
+    return _finish(backend.xp(device).full(shape, value, dtype=dtype), requires_grad)
+
+
+def zeros(*shape, dtype=None, device=None, requires_grad=False):
+    return _constant(0, _shape_args(shape, "zeros"), dtype, device, requires_grad)
+
+
+def ones(*shape, dtype=None, device=None, requires_grad=False):
+    return _constant(1, _shape_args(shape, "ones"), dtype, device, requires_grad)
+
+
+def empty(*shape, dtype=None, device=None, requires_grad=False):
+    return zeros(*shape, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def full(shape, fill_value, dtype=None, device=None, requires_grad=False):
+    if dtype is None and isinstance(fill_value, bool):
+        dtype = backend.bool_
+    elif dtype is None and isinstance(fill_value, int):
+        dtype = backend.int64
+    return _constant(fill_value, _shape_args((shape,), "full"), dtype, device, requires_grad)
+
+
+def _like(x, dtype, device):
+    return (x.dtype if dtype is None else dtype), (x.device if device is None else device)
+
+
+def zeros_like(x, dtype=None, device=None, requires_grad=False):
+    dtype, device = _like(x, dtype, device)
+    return zeros(x.shape, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def ones_like(x, dtype=None, device=None, requires_grad=False):
+    dtype, device = _like(x, dtype, device)
+    return ones(x.shape, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def full_like(x, fill_value, dtype=None, device=None, requires_grad=False):
+    dtype, device = _like(x, dtype, device)
+    return full(x.shape, fill_value, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def eye(n, m=None, dtype=None, device=None, requires_grad=False):
+    device = backend.check_device(device)
+    return _finish(backend.xp(device).eye(n, m, dtype=_float_dtype(dtype)), requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
+    """Values from start (0 if only one number is given) up to end, by step; int64 for
+    integer arguments, the default float dtype otherwise."""
+    if end is None:
+        start, end = 0, start
+    if dtype is None:
+        ints = all(isinstance(v, int) for v in (start, end, step))
+        dtype = backend.int64 if ints else backend.get_default_dtype()
+    device = backend.check_device(device)
+    return _finish(backend.xp(device).arange(start, end, step, dtype=backend.dtype(dtype)),
+                   requires_grad)
+
+
+def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
+    device = backend.check_device(device)
+    return _finish(backend.xp(device).linspace(start, end, steps, dtype=_float_dtype(dtype)),
+                   requires_grad)
+
+
+# ---------------------------------------------------------------- random
+
+def _random_dtype(dtype, op):
+    dtype = _float_dtype(dtype)
+    if dtype not in (backend.float32, backend.float64):
+        raise DTypeError(f"{op}: random floats come as float32 or float64, not {dtype}")
+    return dtype
+
+
+def randn(*shape, dtype=None, device=None, requires_grad=False):
+    """Standard normal samples from the framework's generator (see manual_seed)."""
+    device = backend.check_device(device)
+    dtype = _random_dtype(dtype, "randn")
+    gen = backend.generator(device)
+    return _finish(gen.standard_normal(_shape_args(shape, "randn"), dtype=dtype), requires_grad)
+
+
+def rand(*shape, dtype=None, device=None, requires_grad=False):
+    """Uniform samples in [0, 1) from the framework's generator."""
+    device = backend.check_device(device)
+    dtype = _random_dtype(dtype, "rand")
+    gen = backend.generator(device)
+    return _finish(gen.random(_shape_args(shape, "rand"), dtype=dtype), requires_grad)
+
+
+def randint(low, high=None, size=(), dtype=None, device=None):
+    """Integers in [low, high) (or [0, low) when high is None), int64 by default."""
+    if high is None:
+        low, high = 0, low
+    device = backend.check_device(device)
+    gen = backend.generator(device)
+    out = gen.integers(low, high, size=_shape_args((size,), "randint"))
+    return Tensor._make(backend.xp(device).asarray(out, dtype=backend.dtype(dtype or backend.int64)))
+
+
+def randn_like(x, dtype=None, device=None, requires_grad=False):
+    dtype, device = _like(x, dtype, device)
+    return randn(x.shape, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def rand_like(x, dtype=None, device=None, requires_grad=False):
+    dtype, device = _like(x, dtype, device)
+    return rand(x.shape, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def manual_seed(seed):
+    """Seed the framework's random generators (all devices): randn, rand, randint,
+    dropout and initialisers draw from them."""
+    backend.manual_seed(seed)

@@ -1,0 +1,27 @@
+"""The exceptions of tinygrad_seq: every one is a TinygradSeqError and also the
+built-in exception that Python code would expect for the same mistake."""
+
+
+class TinygradSeqError(Exception):
+    """Base class of every error raised on purpose by tinygrad_seq."""
+
+
+class ShapeError(TinygradSeqError, ValueError):
+    """Shapes that cannot work together: the message names the op and the shapes."""
+
+
+class DTypeError(TinygradSeqError, TypeError):
+    """A dtype an op cannot take (a float op on a bool tensor, float indices, ...)."""
+
+
+class DeviceError(TinygradSeqError, RuntimeError):
+    """An unknown or unavailable device, or tensors of two devices in one op."""
+
+
+class AutogradError(TinygradSeqError, RuntimeError):
+    """Misuse of the graph: a second backward through freed buffers, a saved tensor
+    modified in place, backward from a non-scalar without a gradient, ..."""
+
+
+class GradcheckError(TinygradSeqError, RuntimeError):
+    """Analytic and numeric gradients disagree (raised by gradcheck/gradgradcheck)."""

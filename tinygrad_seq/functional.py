@@ -1,0 +1,50 @@
+"""Functions on tensors (``import tinygrad_seq.functional as F``), PyTorch's names.
+
+Activations and softmax call the primitives; compositions (losses, attention,
+cosine similarity) are built from them.
+"""
+from .autograd import Tensor
+from .errors import DTypeError
+from .ops.nn import Dropout, LogSoftmax, Softmax
+from .tensor import _pick
+
+
+def _as_tensor(x, op):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
+    return x
+
+
+def sigmoid(x):
+    return _as_tensor(x, "sigmoid").sigmoid()
+
+
+def tanh(x):
+    return _as_tensor(x, "tanh").tanh()
+
+
+def relu(x):
+    return _as_tensor(x, "relu").relu()
+
+
+def softmax(x, axis=-1, *, dim=None):
+    """exp(x) / sum(exp(x)) along `axis` (default the last), computed stably."""
+    return Softmax.apply(_as_tensor(x, "softmax"), axis=_pick(axis, dim, "axis", "dim", -1))
+
+
+def log_softmax(x, axis=-1, *, dim=None):
+    """x - logsumexp(x) along `axis` (default the last), computed stably."""
+    return LogSoftmax.apply(_as_tensor(x, "log_softmax"), axis=_pick(axis, dim, "axis", "dim", -1))
+
+
+def dropout(x, p=0.5, training=True):
+    """Zero each element with probability p and scale the rest by 1 / (1 - p) (inverted
+    dropout); the identity when not training or p == 0."""
+    x = _as_tensor(x, "dropout")
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout: p must be in [0, 1], got {p}")
+    if x.dtype.kind != "f":
+        raise DTypeError(f"dropout: expected a float tensor, got {x.dtype}")
+    if not training or p == 0.0:
+        return x
+    return Dropout.apply(x, p=p)

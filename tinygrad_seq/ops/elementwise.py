@@ -1,0 +1,257 @@
+"""Elementwise primitives. Binary ones broadcast as NumPy does; their backward sums
+each gradient back to its input's shape and dtype (``grad_like``)."""
+from .. import backend
+from ..autograd import Node, call
+from ..errors import DTypeError
+from .reduce import Exp, grad_like  # noqa: F401  Exp is an elementwise primitive
+
+
+def float_array(x, op):
+    """Float ops take float arrays; integers are promoted to the default float dtype,
+    booleans are refused."""
+    kind = x.dtype.kind
+    if kind == "f":
+        return x
+    if kind == "b":
+        raise DTypeError(f"{op}: expected a float tensor, got bool")
+    if kind in "iu":
+        return x.astype(backend.get_default_dtype())
+    raise DTypeError(f"{op}: expected a float tensor, got {x.dtype}")
+
+
+# ---------------------------------------------------------------- arithmetic
+
+class Add(Node):
+    """y = a + b;  da = dy,  db = dy"""
+    reads_inputs = False
+
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, g):
+        a, b = self.inputs
+        return grad_like(g, a), grad_like(g, b)
+
+
+class Sub(Node):
+    """y = a - b;  da = dy,  db = -dy"""
+    reads_inputs = False
+
+    def forward(self, a, b):
+        return a - b
+
+    def backward(self, g):
+        a, b = self.inputs
+        return grad_like(g, a), (grad_like(-g, b) if self.needs_input_grad[1] else None)
+
+
+class Mul(Node):
+    """y = a * b;  da = dy * b,  db = dy * a"""
+
+    def forward(self, a, b):
+        return a * b
+
+    def backward(self, g):
+        a, b = self.saved_inputs()
+        return (grad_like(g * b, a) if self.needs_input_grad[0] else None,
+                grad_like(g * a, b) if self.needs_input_grad[1] else None)
+
+
+class Div(Node):
+    """y = a / b;  da = dy / b,  db = -dy * a / b^2"""
+
+    def forward(self, a, b):
+        if a.dtype.kind != "f" and b.dtype.kind != "f":
+            a = float_array(a, "div")
+        return a / b
+
+    def backward(self, g):
+        a, b = self.saved_inputs()
+        return (grad_like(g / b, a) if self.needs_input_grad[0] else None,
+                grad_like(-g * a / (b * b), b) if self.needs_input_grad[1] else None)
+
+
+class Neg(Node):
+    """y = -x;  dx = -dy"""
+    reads_inputs = False
+
+    def forward(self, x):
+        if x.dtype.kind == "b":
+            raise DTypeError("neg: cannot negate a bool tensor (use ~x)")
+        return -x
+
+    def backward(self, g):
+        return (-g,)
+
+
+class Pow(Node):
+    """y = a ** b (tensor exponent);  da = dy * b * a^(b-1),  db = dy * y * log(a)
+    (db is nan where a < 0, as in PyTorch)"""
+    reads_outputs = True
+
+    def forward(self, a, b):
+        return float_array(a, "pow") ** b
+
+    def backward(self, g):
+        a, b = self.saved_inputs()
+        da = grad_like(g * b * a ** (b - 1), a) if self.needs_input_grad[0] else None
+        db = grad_like(g * self.saved_output() * call(Log, a), b) if self.needs_input_grad[1] else None
+        return da, db
+
+
+class PowScalar(Node):
+    """y = x ** p for a Python number p;  dx = dy * p * x^(p-1)"""
+
+    def forward(self, x, p):
+        self.p = p
+        x = float_array(x, "pow") if not (isinstance(p, int) and p >= 0) else x
+        return x * x if p == 2 else x ** p
+
+    def backward(self, g):
+        (x,) = self.saved_inputs()
+        p = self.p
+        if p == 2:
+            return (g * x * 2.0,)
+        return (g * (call(PowScalar, x, p=p - 1) * p),)
+
+
+# ---------------------------------------------------------------- unary functions
+
+class Log(Node):
+    """y = log(x);  dx = dy / x"""
+
+    def forward(self, x):
+        return backend.array_module(x).log(float_array(x, "log"))
+
+    def backward(self, g):
+        return (g / self.saved_inputs()[0],)
+
+
+class Sqrt(Node):
+    """y = sqrt(x);  dx = dy / (2 y)"""
+    reads_inputs = False
+    reads_outputs = True
+
+    def forward(self, x):
+        return backend.array_module(x).sqrt(float_array(x, "sqrt"))
+
+    def backward(self, g):
+        return (g / (self.saved_output() * 2.0),)
+
+
+class Abs(Node):
+    """y = |x|;  dx = dy * sign(x)  (0 at x = 0, as PyTorch)"""
+
+    def forward(self, x):
+        if x.dtype.kind == "b":
+            raise DTypeError("abs: expected a numeric tensor, got bool")
+        return abs(x)
+
+    def backward(self, g):
+        x = self.inputs[0].data
+        return (g * backend.array_module(x).sign(x),)
+
+
+class Tanh(Node):
+    """y = tanh(x);  dx = dy * (1 - y^2)"""
+    reads_inputs = False
+    reads_outputs = True
+
+    def forward(self, x):
+        return backend.array_module(x).tanh(float_array(x, "tanh"))
+
+    def backward(self, g):
+        y = self.saved_output()
+        return (g * (1.0 - y * y),)
+
+
+class Sigmoid(Node):
+    """y = 1 / (1 + exp(-x)), computed from exp(-|x|) so that no exp overflows
+    (stable for |x| up to float32's range);  dx = dy * y * (1 - y)"""
+    reads_inputs = False
+    reads_outputs = True
+
+    def forward(self, x):
+        mod = backend.array_module(x)
+        x = float_array(x, "sigmoid")
+        e = mod.exp(-abs(x))
+        return mod.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+    def backward(self, g):
+        y = self.saved_output()
+        return (g * y * (1.0 - y),)
+
+
+class Relu(Node):
+    """y = max(x, 0);  dx = dy * (x > 0)"""
+
+    def forward(self, x):
+        if x.dtype.kind == "b":
+            raise DTypeError("relu: expected a numeric tensor, got bool")
+        self.positive = x > 0
+        return x * self.positive
+
+    def backward(self, g):
+        return (g * (self.positive),)
+
+
+class _Pick(Node):
+    """Elementwise maximum/minimum of two tensors; ties split the gradient evenly."""
+    pick = None
+
+    def forward(self, a, b):
+        mod = backend.array_module(a)
+        out = getattr(mod, self.pick)(a, b)
+        self.weight_a = mod.where(a == b, 0.5, a == out)
+        return out
+
+    def backward(self, g):
+        a, b = self.inputs
+        w = self.weight_a.astype(g.dtype, copy=False)
+        return (grad_like(g * (w), a) if self.needs_input_grad[0] else None,
+                grad_like(g * (1 - w), b) if self.needs_input_grad[1] else None)
+
+
+class Maximum(_Pick):
+    """y = maximum(a, b);  da = dy where a > b (half where a == b), db the rest"""
+    pick = "maximum"
+
+
+class Minimum(_Pick):
+    """y = minimum(a, b);  da = dy where a < b (half where a == b), db the rest"""
+    pick = "minimum"
+
+
+class Clip(Node):
+    """y = min(max(x, low), high);  dx = dy where low <= x <= high (inclusive, as
+    PyTorch's clamp), else 0"""
+
+    def forward(self, x, low, high):
+        mod = backend.array_module(x)
+        inside = mod.ones(x.shape, dtype=bool)
+        if low is not None:
+            inside &= x >= low
+        if high is not None:
+            inside &= x <= high
+        self.inside = inside
+        return mod.clip(x, low, high)
+
+    def backward(self, g):
+        return (g * (self.inside),)
+
+
+class Where(Node):
+    """y = where(cond, a, b) with a boolean array cond (not differentiated)
+    da = dy where cond,  db = dy where not cond"""
+    reads_inputs = False
+
+    def forward(self, a, b, cond):
+        if cond.dtype.kind != "b":
+            raise DTypeError(f"where: the condition must be a bool tensor, got {cond.dtype}")
+        self.cond = cond
+        return backend.array_module(a).where(cond, a, b)
+
+    def backward(self, g):
+        a, b = self.inputs
+        return (grad_like(g * (self.cond), a) if self.needs_input_grad[0] else None,
+                grad_like(g * (~self.cond), b) if self.needs_input_grad[1] else None)

@@ -1,0 +1,60 @@
+"""Matrix product, NumPy's matmul semantics: 1-D operands are promoted (a vector on
+the left gets a leading 1, on the right a trailing 1, removed from the result), and
+leading batch axes broadcast."""
+from .. import backend
+from ..autograd import Node, call
+from ..errors import DTypeError, ShapeError
+from .movement import Permute
+from .reduce import grad_like
+
+
+def _swap_last(t):
+    axes = list(range(t.ndim))
+    axes[-1], axes[-2] = axes[-2], axes[-1]
+    return call(Permute, t, axes=tuple(axes))
+
+
+class MatMul(Node):
+    """y = a @ b;  da = dy @ b^T,  db = a^T @ dy  (batch axes summed back to each shape)"""
+
+    def forward(self, a, b):
+        if a.ndim == 0 or b.ndim == 0:
+            raise ShapeError(f"matmul: operands must have at least 1 dimension, got shapes "
+                             f"{a.shape} and {b.shape}")
+        if a.dtype.kind == "b" or b.dtype.kind == "b":
+            raise DTypeError(f"matmul: bool operands ({a.dtype}, {b.dtype})")
+        k_a = a.shape[-1]
+        k_b = b.shape[-2] if b.ndim > 1 else b.shape[0]
+        if k_a != k_b:
+            raise ShapeError(f"matmul: shapes {a.shape} and {b.shape} are not aligned: "
+                             f"{k_a} (last dim of the first) != {k_b} "
+                             f"({'dim -2' if b.ndim > 1 else 'dim 0'} of the second)")
+        try:
+            return a @ b
+        except ValueError as e:
+            raise ShapeError(f"matmul: shapes {a.shape} and {b.shape} do not broadcast "
+                             f"in their batch dims: {e}") from e
+
+    def backward(self, g):
+        a, b = self.saved_inputs()
+        a2 = a.reshape((1,) + a.shape) if a.ndim == 1 else a
+        b2 = b.reshape(b.shape + (1,)) if b.ndim == 1 else b
+        # put back the axes that 1-D promotion removed from the result
+        g_shape = g.shape
+        if a.ndim == 1:
+            g_shape = g_shape[:-1] + (1,) + g_shape[-1:] if b.ndim > 1 else g_shape + (1,)
+        if b.ndim == 1:
+            g_shape = g_shape + (1,)
+        g2 = g.reshape(g_shape) if g_shape != g.shape else g
+        da = db = None
+        if self.needs_input_grad[0]:
+            da = g2 @ _swap_last(b2)
+            da = grad_like(da, a2)
+            if a.ndim == 1:
+                da = da.reshape(a.shape)
+        if self.needs_input_grad[1]:
+            db = _swap_last(a2) @ g2
+            db = grad_like(db, b2)
+            if b.ndim == 1:
+                db = db.reshape(b.shape)
+        return da, db

@@ -1,0 +1,102 @@
+"""Fused primitives for neural networks: softmax and log_softmax (stable, each with one
+fused backward that is itself a differentiable primitive) and dropout."""
+from .. import backend
+from ..autograd import Node, call
+from .elementwise import float_array
+from .reduce import Exp, normalize_axes
+
+
+def _axis(axis, ndim, op):
+    return normalize_axes(axis, ndim, op)[0] if ndim else None
+
+
+class Softmax(Node):
+    """y = exp(x - max x) / sum(exp(x - max x)) along axis
+    dx = y * (dy - sum(dy * y))   (SoftmaxGrad, one fused step)"""
+    reads_inputs = False
+    reads_outputs = True
+
+    def forward(self, x, axis=-1):
+        mod = backend.array_module(x)
+        x = float_array(x, "softmax")
+        self.axis = _axis(axis, x.ndim, "softmax")
+        e = mod.exp(x - x.max(axis=self.axis, keepdims=True))
+        e /= e.sum(axis=self.axis, keepdims=True)
+        return e
+
+    def backward(self, g):
+        return (call(SoftmaxGrad, g, self.saved_output(), axis=self.axis),)
+
+
+class SoftmaxGrad(Node):
+    """z = y * (g - sum(g * y))  (the backward of softmax, for y = softmax(x))
+    dg = SoftmaxGrad(dz, y) = y * (dz - sum(dz * y))
+    dy = dz * (g - sum(g * y)) - g * sum(dz * y)"""
+
+    def forward(self, g, y, axis):
+        self.axis = axis
+        return y * (g - (g * y).sum(axis=axis, keepdims=True))
+
+    def backward(self, dz):
+        g, y = self.saved_inputs()
+        dg = call(SoftmaxGrad, dz, y, axis=self.axis) if self.needs_input_grad[0] else None
+        dy = None
+        if self.needs_input_grad[1]:
+            s = (g * y).sum(axis=self.axis, keepdims=True)
+            dy = dz * (g - s) - g * (dz * y).sum(axis=self.axis, keepdims=True)
+        return dg, dy
+
+
+class LogSoftmax(Node):
+    """y = x - max x - log(sum(exp(x - max x))) along axis
+    dx = dy - exp(y) * sum(dy)   (LogSoftmaxGrad, one fused step)"""
+    reads_inputs = False
+    reads_outputs = True
+
+    def forward(self, x, axis=-1):
+        mod = backend.array_module(x)
+        x = float_array(x, "log_softmax")
+        self.axis = _axis(axis, x.ndim, "log_softmax")
+        shifted = x - x.max(axis=self.axis, keepdims=True)
+        shifted -= mod.log(mod.exp(shifted).sum(axis=self.axis, keepdims=True))
+        return shifted
+
+    def backward(self, g):
+        return (call(LogSoftmaxGrad, g, self.saved_output(), axis=self.axis),)
+
+
+class LogSoftmaxGrad(Node):
+    """z = g - exp(y) * sum(g)  (the backward of log_softmax, for y = log_softmax(x))
+    dg = dz - sum(dz * exp(y)),   dy = -dz * exp(y) * sum(g)"""
+
+    def forward(self, g, y, axis):
+        self.axis = axis
+        mod = backend.array_module(g)
+        return g - mod.exp(y) * g.sum(axis=axis, keepdims=True)
+
+    def backward(self, dz):
+        g, y = self.saved_inputs()
+        p = call(Exp, y)
+        dg = dy = None
+        if self.needs_input_grad[0]:
+            dg = dz - (dz * p).sum(axis=self.axis, keepdims=True)
+        if self.needs_input_grad[1]:
+            dy = -dz * p * g.sum(axis=self.axis, keepdims=True)
+        return dg, dy
+
+
+class Dropout(Node):
+    """y = x * m / (1 - p) with m ~ Bernoulli(1 - p) drawn from the framework's
+    generator;  dx = dy * m / (1 - p)"""
+    reads_inputs = False
+
+    def forward(self, x, p):
+        mod = backend.array_module(x)
+        x = float_array(x, "dropout")
+        keep = backend.generator(backend.device_of(x)).random(x.shape, dtype=x.dtype) >= p
+        self.scale = (keep * (1.0 / (1.0 - p))).astype(x.dtype, copy=False) if p < 1 else \
+            mod.zeros(x.shape, dtype=x.dtype)
+        return x * self.scale
+
+    def backward(self, g):
+        return (g * self.scale,)
