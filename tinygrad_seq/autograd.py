@@ -23,6 +23,9 @@ from .errors import AutogradError, DTypeError, ShapeError
 
 # ---------------------------------------------------------------- modes
 
+_numpy_scalar = backend.numpy_scalar
+
+
 class _State:
     grad_enabled = True     # record the graph?
     anomaly = False         # keep creation traces and check backward for nan/inf
@@ -122,9 +125,17 @@ class Tensor:
 
     @classmethod
     def _make(cls, data, ctx=None, index=0):
-        """Wrap an array without copying or checking (the engine's constructor)."""
+        """Wrap an array without copying or checking (the engine's constructor; the
+        same fields as _init, inlined because every op calls it)."""
         t = object.__new__(cls)
-        t._init(data, ctx, index)
+        t.data = data
+        t.requires_grad = ctx is not None
+        t.grad = None
+        t._ctx = ctx
+        t._index = index
+        t._version = [0]
+        t._hooks = None
+        t._view_of = None
         return t
 
     # ---- what it is
@@ -339,7 +350,9 @@ class Node:
     reads_inputs = True
     reads_outputs = False
     is_view = False          # the output may share memory with input 0
+    n_outputs = 1
     released = False
+    _visit = None            # the backward pass that last sorted this node
     hooks = None
     trace = None
 
@@ -358,39 +371,49 @@ class Node:
         """Run forward on the inputs' arrays; record the node if any input needs grad."""
         node = object.__new__(cls)
         try:
-            out = node.forward(*[t.data for t in inputs], **params)
+            if len(inputs) == 1:
+                out = node.forward(inputs[0].data, **params)
+            elif len(inputs) == 2:
+                out = node.forward(inputs[0].data, inputs[1].data, **params)
+            else:
+                out = node.forward(*[t.data for t in inputs], **params)
         except (ValueError, IndexError) as e:
             if isinstance(e, ShapeError):
                 raise
             shapes = ", ".join(str(t.shape) for t in inputs)
             raise ShapeError(f"{cls.__name__.lower()}: {e} (input shapes {shapes})") from e
-        if not (_state.grad_enabled and any(t.requires_grad for t in inputs)):
-            if type(out) is tuple:
-                outs = tuple(Tensor._make(o) for o in out)
-            else:
-                outs = Tensor._make(out)
+        multi = type(out) is tuple
+        if isinstance(out, _numpy_scalar):
+            out = backend.as_ndarray(out)
+        tracked = False
+        if _state.grad_enabled:
+            for t in inputs:
+                if t.requires_grad:
+                    tracked = True
+                    break
+        if not tracked:
+            outs = tuple(Tensor._make(o) for o in out) if multi else Tensor._make(out)
             if cls.is_view:
                 _share_version(inputs[0], outs)
             return outs
         node.inputs = inputs
-        node.needs_input_grad = tuple(t.requires_grad for t in inputs)
+        node.needs_input_grad = tuple([t.requires_grad for t in inputs])
         if cls.reads_inputs:
-            node.input_versions = tuple(t._version[0] for t in inputs)
+            node.input_versions = tuple([t._version[0] for t in inputs])
         if _state.anomaly:
             node.trace = traceback.format_stack()[:-2]
-        if type(out) is tuple:
+        if multi:
             node.n_outputs = len(out)
             outs = tuple(Tensor._make(o, node, i) for i, o in enumerate(out))
             node.output_meta = tuple((o.shape, o.dtype) for o in out)
         else:
-            node.n_outputs = 1
             outs = Tensor._make(out, node, 0)
         if cls.is_view:
             _share_version(inputs[0], outs)
         if cls.reads_outputs:
-            node.outputs_data = out if type(out) is tuple else (out,)
+            node.outputs_data = out if multi else (out,)
             node.output_versions = tuple((t._version, t._version[0])
-                                         for t in (outs if type(outs) is tuple else (outs,)))
+                                         for t in (outs if multi else (outs,)))
         return outs
 
     def saved_inputs(self):
@@ -571,22 +594,25 @@ class _CustomNode(Node):
 
 def _toposort(roots):
     """Nodes reachable from `roots`, each after all nodes that consume its outputs
-    (reverse of an iterative depth-first post-order)."""
-    order, seen = [], set()
-    stack = [(n, False) for n in roots]
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
+    (the reverse of an iterative depth-first post-order; no recursion)."""
+    order = []
+    visit = object()         # marks the nodes seen in this pass
+    for root in roots:
+        if root._visit is visit:
             continue
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        stack.append((node, True))
-        for t in getattr(node, "inputs", ()):
-            parent = t._ctx
-            if parent is not None and id(parent) not in seen:
-                stack.append((parent, False))
+        root._visit = visit
+        stack = [(root, iter(getattr(root, "inputs", ())))]
+        while stack:
+            node, pending = stack[-1]
+            for t in pending:
+                parent = t._ctx
+                if parent is not None and parent._visit is not visit:
+                    parent._visit = visit
+                    stack.append((parent, iter(getattr(parent, "inputs", ()))))
+                    break
+            else:
+                stack.pop()
+                order.append(node)
     order.reverse()
     return order
 
@@ -685,8 +711,20 @@ def run_backward(roots, gradients, retain_graph, create_graph, capture=None):
             if _state.anomaly:
                 _check_finite(node, input_grads)
             for t, g, needed in zip(node.inputs, input_grads, node.needs_input_grad):
-                if needed and g is not None:
+                if not needed or g is None:
+                    continue
+                parent = t._ctx      # send(t, g), inlined: this loop is the hot path
+                if parent is None:
                     send(t, g)
+                    continue
+                slot = node_grads.get(id(parent))
+                if slot is None:
+                    if parent.n_outputs == 1:
+                        node_grads[id(parent)] = [g]
+                        continue
+                    slot = node_grads[id(parent)] = [None] * parent.n_outputs
+                old = slot[t._index]
+                slot[t._index] = g if old is None else old + g
             if not retain_graph:
                 node.release()
 

@@ -100,6 +100,12 @@ def device_of(a):
     return "cpu"
 
 
+# NumPy returns scalars (not 0-d arrays) from reductions and 0-d arithmetic; tensors
+# hold arrays, so ops turn these back into 0-d arrays.
+numpy_scalar = numpy.generic
+as_ndarray = numpy.asarray
+
+
 def is_array(a):
     """True for a NumPy or CuPy array (and NumPy scalars, which behave as 0-d arrays)."""
     return isinstance(a, (numpy.ndarray, numpy.generic)) or (

@@ -38,15 +38,19 @@ def _check_devices(a, b, op):
 
 def _operand(x, like, op):
     """Turn an operand into a Tensor: Tensors pass, arrays are wrapped (no copy), Python
-    scalars become 0-d arrays of the dtype NumPy would give `like` op scalar."""
+    scalars become scalars of the dtype NumPy gives `like` op scalar (weak scalars:
+    float32 tensor * 2.0 stays float32)."""
     if isinstance(x, Tensor):
-        _check_devices(like, x, op)
+        if backend._cupy is not None:
+            _check_devices(like, x, op)
         return x
-    if type(x) in (float, int, bool):
+    kind = type(x)
+    if kind is float or kind is int or kind is bool:
         dt = like.data.dtype
-        if not (dt.kind == "f" and type(x) is not bool) and not (dt.kind in "iu" and type(x) is int):
+        if not ((dt.kind == "f" and kind is not bool) or (dt.kind in "iu" and kind is int)
+                or (dt.kind == "b" and kind is bool)):
             dt = backend.result_type(dt, x)
-        return Tensor._make(backend.xp(like.device).asarray(x, dtype=dt))
+        return Tensor._make(dt.type(x))
     if backend.is_array(x):
         if backend.device_of(x) != like.device:
             raise DeviceError(f"{op}: a {backend.device_of(x)} array with a {like.device} tensor")

@@ -71,7 +71,8 @@ def sum_to(g, shape):
 def grad_like(g, t):
     """The gradient `g` summed to the shape of tensor `t` and cast to its dtype (mixed
     float32/float64 ops give float64 gradients to float32 inputs otherwise)."""
-    g = sum_to(g, t.shape)
+    if g.shape != t.shape:
+        g = sum_to(g, t.shape)
     return g if g.dtype == t.dtype else g.astype(t.dtype)
 
 
