@@ -211,15 +211,26 @@ def scatter_add_rows(num_rows, index, values):
     values = values.reshape((index.shape[0],) + row_shape)
     out = mod.zeros((num_rows,) + row_shape, dtype=values.dtype)
     if mod is not numpy:
-        import cupyx  # noqa: the GPU's atomic scatter
-        cupyx.scatter_add(out, index, values)
-        return out
+        return add_at(out, index, values)
     width = int(numpy.prod(row_shape))
     if width >= 16 and index.shape[0] > 0:
+        if index.min() < 0:  # -1 and num_rows-1 are one row: make them one run
+            index = index % num_rows
         order = numpy.argsort(index, kind="stable")
         sorted_index = index[order]
         starts = numpy.flatnonzero(numpy.r_[True, sorted_index[1:] != sorted_index[:-1]])
         out[sorted_index[starts]] = numpy.add.reduceat(values[order], starts, axis=0)
     else:
         numpy.add.at(out, index, values)
+    return out
+
+
+def add_at(out, index, values):
+    """out[index] += values in place, with repeated indices adding up (NumPy's
+    ``add.at``; CuPy's atomic ``cupyx.scatter_add``). Returns `out`."""
+    if array_module(out) is numpy:
+        numpy.add.at(out, index, values)
+    else:
+        import cupyx  # only on the GPU path; cupyx comes with cupy
+        cupyx.scatter_add(out, index, values)
     return out

@@ -59,12 +59,8 @@ class IndexAdd(Node):
         out = mod.zeros(shape, dtype=x.dtype)
         if _is_basic(index):
             out[index] = x
-        elif mod.__name__ == "numpy":
-            mod.add.at(out, index, x)
-        else:
-            import cupyx  # noqa: the GPU's atomic scatter
-            cupyx.scatter_add(out, index, x)
-        return out
+            return out
+        return backend.add_at(out, index, x)
 
     def backward(self, g):
         return (call(GetItem, g, index=self.index),)
