@@ -234,7 +234,8 @@ class Clip(Node):
         if high is not None:
             inside &= x <= high
         self.inside = inside
-        return mod.clip(x, low, high)
+        out = x if low is None else mod.maximum(x, low)
+        return out if high is None else mod.minimum(out, high)
 
     def backward(self, g):
         return (g * (self.inside),)
