@@ -18,7 +18,7 @@ from .errors import (AutogradError, DeviceError, DTypeError, GradcheckError, Sha
                      TinygradSeqError)
 from .gradcheck import gradcheck, gradgradcheck
 from .tensor import cat, stack, where
-from . import functional, viz  # noqa: E402  (after the Tensor API is attached)
+from . import functional, nn, viz  # noqa: E402  (after the Tensor API is attached)
 
 bool = bool_  # noqa: A001  ts.bool as in PyTorch
 concat = cat

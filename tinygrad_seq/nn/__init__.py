@@ -1,0 +1,8 @@
+"""Neural-network modules with torch.nn's names, parameter names, shapes and return
+values, so that weights move between the two."""
+from . import init
+from .containers import ModuleList, Sequential
+from .linear import Linear
+from .module import Module, Parameter
+
+__all__ = ["Module", "Parameter", "Sequential", "ModuleList", "Linear", "init"]
