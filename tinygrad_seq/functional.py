@@ -27,12 +27,13 @@ def relu(x):
     return _as_tensor(x, "relu").relu()
 
 
-def softmax(x, axis=-1, *, dim=None):
-    """exp(x) / sum(exp(x)) along `axis` (default the last), computed stably."""
+def softmax(x, axis=None, *, dim=None):
+    """exp(x) / sum(exp(x)) along `axis` (default the last), computed stably. (The
+    default is None, not -1, so that ``dim=`` alone is not taken as a conflicting axis.)"""
     return Softmax.apply(_as_tensor(x, "softmax"), axis=_pick(axis, dim, "axis", "dim", -1))
 
 
-def log_softmax(x, axis=-1, *, dim=None):
+def log_softmax(x, axis=None, *, dim=None):
     """x - logsumexp(x) along `axis` (default the last), computed stably."""
     return LogSoftmax.apply(_as_tensor(x, "log_softmax"), axis=_pick(axis, dim, "axis", "dim", -1))
 

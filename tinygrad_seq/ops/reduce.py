@@ -6,7 +6,7 @@ broadcasts over them.
 """
 from .. import backend
 from ..autograd import Node, call
-from ..errors import ShapeError
+from ..errors import DTypeError, ShapeError
 
 
 def normalize_axes(axis, ndim, op):
@@ -22,6 +22,16 @@ def normalize_axes(axis, ndim, op):
     if len(set(out)) != len(out):
         raise ShapeError(f"{op}: repeated axis in {axis}")
     return tuple(sorted(out))
+
+
+def _float(x, op):
+    """x as a float array: integers become the default float dtype, booleans are refused
+    (elementwise.float_array's rule; that module imports this one, hence the copy)."""
+    if x.dtype.kind == "f":
+        return x
+    if x.dtype.kind not in "iu":
+        raise DTypeError(f"{op}: expected a float tensor, got {x.dtype}")
+    return x.astype(backend.get_default_dtype())
 
 
 def kept_shape(shape, axes):
@@ -131,7 +141,7 @@ class Exp(Node):
     reads_outputs = True
 
     def forward(self, x):
-        return backend.array_module(x).exp(x if x.dtype.kind == "f" else x.astype(backend.get_default_dtype()))
+        return backend.array_module(x).exp(_float(x, "exp"))
 
     def backward(self, g):
         return (g * self.saved_output(),)
@@ -145,6 +155,7 @@ class LogSumExp(Node):
     def forward(self, x, axis=None, keepdims=False):
         axes = normalize_axes(axis, x.ndim, "logsumexp")
         mod = backend.array_module(x)
+        x = _float(x, "logsumexp")
         self.kept = kept_shape(x.shape, axes)
         m = x.max(axis=axes, keepdims=True)
         m = mod.where(mod.isfinite(m), m, 0)

@@ -1,0 +1,133 @@
+"""Devices: TINYGRAD_SEQ_DEVICE is validated at import (checked in subprocesses), a
+missing CuPy is a DeviceError with the install command, ``x.device`` is a string,
+``.to()`` moves (or returns self), and the same code runs on every device the
+`device` fixture offers (cuda cases skip without a GPU)."""
+import importlib.util
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import tinygrad_seq as ts
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+HAS_CUPY = importlib.util.find_spec("cupy") is not None
+
+
+def _import_with_device(value):
+    env = {**os.environ, "TINYGRAD_SEQ_DEVICE": value}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    code = ("import tinygrad_seq as ts\n"
+            "print(ts.default_device(), ts.zeros(1).device)")
+    return subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_invalid_device_variable_fails_at_import_naming_it_and_the_allowed_values():
+    result = _import_with_device("tpu")
+    assert result.returncode != 0
+    assert "DeviceError" in result.stderr
+    assert "TINYGRAD_SEQ_DEVICE" in result.stderr
+    assert "'tpu'" in result.stderr
+    assert "cpu" in result.stderr and "cuda" in result.stderr
+
+
+def test_cpu_device_variable_imports_and_sets_the_default_device():
+    result = _import_with_device("cpu")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["cpu", "cpu"]
+
+
+@pytest.mark.skipif(HAS_CUPY, reason="CuPy is installed: the missing-CuPy error cannot happen")
+def test_cuda_device_variable_without_cupy_fails_with_the_install_command():
+    result = _import_with_device("cuda")
+    assert result.returncode != 0
+    assert "DeviceError" in result.stderr
+    assert 'pip install "tinygrad_seq[gpu]"' in result.stderr
+
+
+@pytest.mark.skipif(HAS_CUPY, reason="CuPy is installed")
+@pytest.mark.parametrize("move", [lambda x: x.to("cuda"), lambda x: x.cuda(),
+                                  lambda x: x.to(device="cuda:0"),
+                                  lambda x: ts.zeros(2, device="cuda")],
+                         ids=["to", "cuda", "to-device-kw", "factory"])
+def test_asking_for_cuda_without_cupy_raises_device_error(move):
+    with pytest.raises(ts.DeviceError, match=r'pip install "tinygrad_seq\[gpu\]"'):
+        move(ts.ones(3, device="cpu"))
+
+
+def test_unknown_device_keyword_raises_device_error():
+    with pytest.raises(ts.DeviceError, match="tpu"):
+        ts.ones(3).to(device="tpu")
+    with pytest.raises(ts.DeviceError, match="tpu"):
+        ts.zeros(2, device="tpu")
+
+
+@pytest.mark.xfail(reason="BUG: x.to('tpu') raises DTypeError ('not a dtype'): tensor.py _to "
+                          "treats every string that is not a known device as a dtype",
+                   strict=True)
+def test_unknown_device_positional_raises_device_error():
+    with pytest.raises(ts.DeviceError):
+        ts.ones(3).to("tpu")
+
+
+def test_cpu_tensor_device_string_and_to_cpu_returns_self():
+    x = ts.tensor([1.0, 2.0], device="cpu")
+    assert x.device == "cpu" and isinstance(x.device, str)
+    assert x.to("cpu") is x
+    assert x.cpu() is x
+    assert x.to(ts.float64) is not x and x.to(ts.float64).dtype == ts.float64
+
+
+def test_default_device_matches_new_tensors():
+    assert ts.default_device() in ("cpu", "cuda")
+    assert ts.zeros(1).device == ts.default_device()
+
+
+# ---------------------------------------------------------------- on every device
+
+def test_factories_and_ops_stay_on_the_device(device):
+    x = ts.randn(3, 4, device=device, requires_grad=True)
+    w = ts.ones(4, 2, device=device)
+    y = (x @ w).tanh()
+    assert x.device == w.device == y.device == device
+    y.sum().backward()
+    assert x.grad.device == device
+    assert isinstance(x.numpy(), np.ndarray)
+
+
+def test_backward_on_the_device_matches_numpy(device):
+    a = np.array([[0.5, -1.0], [2.0, 0.25]])
+    x = ts.tensor(a, device=device, requires_grad=True)
+    ((x * x).sum(axis=1).sqrt()).sum().backward()
+    expected = a / np.sqrt((a * a).sum(axis=1, keepdims=True))
+    np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-12)
+
+
+def test_to_round_trip_is_differentiable(device):
+    x = ts.tensor([1.0, 2.0], device="cpu", requires_grad=True)
+    moved = x.to(device)
+    assert moved.device == device
+    back = (moved * 3).to("cpu")
+    back.sum().backward()
+    assert x.grad.device == "cpu"
+    np.testing.assert_allclose(x.grad.numpy(), [3.0, 3.0])
+
+
+def _cuda_missing():
+    try:
+        ts.backend.check_device("cuda")
+    except ts.DeviceError as e:
+        return str(e)
+    return None
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(_cuda_missing() is not None, reason=f"no CUDA: {_cuda_missing()}")
+def test_mixing_devices_raises_device_error_naming_both():
+    with pytest.raises(ts.DeviceError) as info:
+        ts.ones(3, device="cpu") + ts.ones(3, device="cuda")
+    assert "cpu" in str(info.value) and "cuda" in str(info.value)

@@ -1,0 +1,47 @@
+"""Layering (DESIGN "Layers"): backend.py is the only module of the package that
+imports numpy or cupy (or cupyx) by name; everything else asks backend for the array
+module, so the same code runs on NumPy and CuPy. Every import statement counts,
+including those inside functions and GPU-only branches."""
+import ast
+import pathlib
+
+import pytest
+
+PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "tinygrad_seq"
+FORBIDDEN = {"numpy", "cupy", "cupyx"}
+ALLOWED_FILES = {"backend.py"}
+
+
+def _modules():
+    return sorted(p for p in PACKAGE.rglob("*.py") if p.name not in ALLOWED_FILES)
+
+
+def _array_module_imports(path):
+    """(line, module) for every import of numpy/cupy/cupyx in the file."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        else:
+            continue
+        found += [(node.lineno, n) for n in names if n.split(".")[0] in FORBIDDEN]
+    return sorted(found)
+
+
+def test_the_scan_sees_the_package_and_catches_imports(tmp_path):
+    assert len(_modules()) >= 10
+    probe = tmp_path / "probe.py"
+    probe.write_text("import os, numpy as np\n"
+                     "def f():\n    from cupyx import scatter_add\n"
+                     "from numpy.linalg import norm\nimport numpyish\n")
+    assert _array_module_imports(probe) == [(1, "numpy"), (3, "cupyx"), (4, "numpy.linalg")]
+    assert _array_module_imports(PACKAGE / "backend.py")     # the one that may
+
+
+@pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_module_does_not_import_numpy_or_cupy_by_name(path):
+    assert _array_module_imports(path) == [], (
+        f"{path.relative_to(PACKAGE.parent)} imports an array module by name; ask "
+        "tinygrad_seq.backend for it (xp(device) / array_module(a)) instead")
