@@ -214,10 +214,6 @@ def test_saved_tensor_modified_in_place_raises_at_backward():
         y.sum().backward()
 
 
-@pytest.mark.xfail(reason="BUG: Function.apply wraps each output in a new Tensor with a fresh "
-                          "version counter (autograd.py Function.apply), so an in-place change "
-                          "of an output that forward saved goes unnoticed and backward uses "
-                          "the changed values", strict=True)
 def test_saved_output_modified_in_place_is_detected():
     class MyExp(ts.Function):
         @staticmethod

@@ -66,9 +66,6 @@ def test_unknown_device_keyword_raises_device_error():
         ts.zeros(2, device="tpu")
 
 
-@pytest.mark.xfail(reason="BUG: x.to('tpu') raises DTypeError ('not a dtype'): tensor.py _to "
-                          "treats every string that is not a known device as a dtype",
-                   strict=True)
 def test_unknown_device_positional_raises_device_error():
     with pytest.raises(ts.DeviceError):
         ts.ones(3).to("tpu")

@@ -162,17 +162,11 @@ def test_backward_of_a_tensor_without_grad_raises():
         ts.tensor([1.0, 2.0]).sum().backward()
 
 
-@pytest.mark.xfail(reason="BUG: backward from an integer tensor raises AutogradError, but "
-                          "DESIGN says backward through an integer tensor is a DTypeError "
-                          "(autograd.py _seed)", strict=True)
 def test_backward_from_an_integer_tensor_raises_dtype_error():
     with pytest.raises(ts.DTypeError):
         ts.tensor([1, 2]).sum().backward()
 
 
-@pytest.mark.xfail(reason="BUG: leaf.grad aliases the array of the user's gradient= tensor "
-                          "(autograd.py _seed passes gradient.data uncopied and run_backward "
-                          "stores it as leaf.grad)", strict=True)
 def test_leaf_grad_does_not_alias_the_gradient_passed_to_backward():
     x = ts.tensor([1.0, 2.0], requires_grad=True)
     upstream = ts.ones(2)

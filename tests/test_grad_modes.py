@@ -90,9 +90,6 @@ def test_set_grad_enabled_context_and_decorator(mode):
     assert ts.is_grad_enabled()
 
 
-@pytest.mark.xfail(reason="BUG: ts.set_grad_enabled(False) called as a plain function does "
-                          "nothing (autograd.py set_grad_enabled only builds a _Mode); in "
-                          "PyTorch it sets the mode at once", strict=True)
 def test_set_grad_enabled_called_as_a_function_sets_the_mode():
     try:
         ts.set_grad_enabled(False)

@@ -110,9 +110,6 @@ def test_retain_grad_on_a_leaf_changes_nothing():
     np.testing.assert_allclose(x.grad.numpy(), [2.0, 2.0])
 
 
-@pytest.mark.xfail(reason="BUG: retain_grad() twice registers two accumulating hooks, so the "
-                          "non-leaf's .grad is doubled (autograd.py Tensor.retain_grad is not "
-                          "idempotent)", strict=True)
 def test_retain_grad_twice_does_not_double_the_gradient():
     x = ts.tensor([1.0, 2.0], requires_grad=True)
     y = x * 2

@@ -131,11 +131,6 @@ def test_in_place_on_a_tracked_view_of_a_tensor_requiring_grad_is_refused():
         y.reshape(2, 2).add_(1.0)
 
 
-@pytest.mark.xfail(reason="BUG: GetItem is flagged is_view for every index, so an "
-                          "advanced-index result (a copy) shares its source's version counter "
-                          "and changing the copy makes backward of the source fail "
-                          "(ops/indexing.py GetItem.is_view / autograd.py Node.apply)",
-                   strict=True)
 def test_changing_an_advanced_index_copy_leaves_its_source_valid():
     x = _leaf()
     y = x * 2
@@ -178,11 +173,6 @@ def _used_then_assigned(x, v):
     return s + (z * z).sum()
 
 
-@pytest.mark.xfail(reason="BUG: an in-place op rewires the Tensor object's grad_fn "
-                          "(tensor.py _adopt), and nodes recorded earlier read t._ctx of their "
-                          "input Tensors at backward time (autograd.py run_backward/_toposort), "
-                          "so gradients of earlier uses flow through the new history",
-                   strict=True)
 @pytest.mark.parametrize("program", [_used_then_scaled_in_place, _used_then_assigned])
 def test_in_place_after_an_op_that_did_not_save_it_matches_torch(program):
     x, v = ts.tensor([1.0, 2.0], requires_grad=True), ts.tensor(5.0, requires_grad=True)
@@ -190,7 +180,10 @@ def test_in_place_after_an_op_that_did_not_save_it_matches_torch(program):
     xt, vt = torch.tensor([1.0, 2.0], requires_grad=True), torch.tensor(5.0, requires_grad=True)
     program(xt, vt).backward()
     np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy())
-    np.testing.assert_allclose(v.grad.numpy(), vt.grad.numpy())
+    if vt.grad is None:                 # the first program does not use v
+        assert v.grad is None
+    else:
+        np.testing.assert_allclose(v.grad.numpy(), vt.grad.numpy())
 
 
 @pytest.mark.parametrize("index", [0, slice(1, 3), (np.array([2, 0]),)],

@@ -184,14 +184,9 @@ DIM_DEFAULT_CASES = {
     "cat": lambda x: ts.cat([x, x], dim=1),
     "stack": lambda x: ts.stack([x, x], dim=1),
 }
-_DIM_BUG = pytest.mark.xfail(
-    reason="BUG: dim= alone raises TypeError 'got both axis=... and dim=...' when the "
-           "axis parameter has a non-None default (tensor.py _split/_chunk/_softmax/"
-           "_log_softmax/cat/stack, __init__.py split/chunk pass axis=0 to _pick)",
-    strict=True)
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=_DIM_BUG) for n in DIM_DEFAULT_CASES]
+@pytest.mark.parametrize("name", list(DIM_DEFAULT_CASES)
                          + ["F.softmax", "F.log_softmax"])
 def test_dim_alias_where_the_axis_has_a_default(name):
     x = _m()

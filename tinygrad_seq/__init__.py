@@ -36,11 +36,11 @@ def matmul(a, b):
     return a @ b
 
 
-def split(x, split_size_or_sections, axis=0, *, dim=None):
+def split(x, split_size_or_sections, axis=None, *, dim=None):
     return x.split(split_size_or_sections, axis, dim=dim)
 
 
-def chunk(x, chunks, axis=0, *, dim=None):
+def chunk(x, chunks, axis=None, *, dim=None):
     return x.chunk(chunks, axis, dim=dim)
 
 

@@ -73,9 +73,26 @@ def enable_grad():
     return _Mode("grad_enabled", True)
 
 
-def set_grad_enabled(mode):
-    """Context manager / decorator setting grad mode to `mode`."""
-    return _Mode("grad_enabled", bool(mode))
+class set_grad_enabled:
+    """Set grad mode now (``ts.set_grad_enabled(False)``); used as a context manager,
+    the previous mode comes back on exit, as in PyTorch."""
+
+    def __init__(self, mode):
+        self.previous, self.mode = _state.grad_enabled, bool(mode)
+        _state.grad_enabled = self.mode
+
+    def __enter__(self):
+        _state.grad_enabled = self.mode
+        return self
+
+    def __exit__(self, *exc):
+        _state.grad_enabled = self.previous
+        return False
+
+    def __call__(self, fn):
+        """As a decorator: undo the immediate setting, apply the mode per call."""
+        _state.grad_enabled = self.previous
+        return _Mode("grad_enabled", self.mode)(fn)
 
 
 def detect_anomaly(check_nan=True):
@@ -263,12 +280,16 @@ class Tensor:
         """Keep ``.grad`` on this non-leaf tensor after backward."""
         if self._ctx is None:
             return
+        hooks = self._ctx._output_hooks(self._index)
+        if any(getattr(h, "retains_grad", False) for h in hooks):
+            return
         ref = weakref.ref(self)
 
         def keep(grad):
             t = ref()
             if t is not None:
                 t.grad = grad if t.grad is None else t.grad + grad
+        keep.retains_grad = True
         self.register_hook(keep)
 
     def __repr__(self):
@@ -349,7 +370,7 @@ class Node:
     """
     reads_inputs = True
     reads_outputs = False
-    is_view = False          # the output may share memory with input 0
+    is_view = False          # the output may share memory with input 0 (class or per call)
     n_outputs = 1
     released = False
     _visit = None            # the backward pass that last sorted this node
@@ -393,10 +414,13 @@ class Node:
                     break
         if not tracked:
             outs = tuple(Tensor._make(o) for o in out) if multi else Tensor._make(out)
-            if cls.is_view:
+            if node.is_view:
                 _share_version(inputs[0], outs)
             return outs
         node.inputs = inputs
+        # the nodes that made the inputs, as they are now: an in-place op later gives a
+        # tensor a new history, which must not reroute this node's gradients
+        node.parents = tuple([t._ctx for t in inputs])
         node.needs_input_grad = tuple([t.requires_grad for t in inputs])
         if cls.reads_inputs:
             node.input_versions = tuple([t._version[0] for t in inputs])
@@ -408,7 +432,7 @@ class Node:
             node.output_meta = tuple((o.shape, o.dtype) for o in out)
         else:
             outs = Tensor._make(out, node, 0)
-        if cls.is_view:
+        if node.is_view:
             _share_version(inputs[0], outs)
         if cls.reads_outputs:
             node.outputs_data = out if multi else (out,)
@@ -554,12 +578,15 @@ class Function:
         node.fn, node.ctx = cls, ctx
         node.arg_is_tensor = tuple(isinstance(a, Tensor) for a in args)
         node.inputs = tuple(a for a in args if isinstance(a, Tensor))
+        node.parents = tuple(t._ctx for t in node.inputs)
         node.needs_input_grad = tuple(t.requires_grad for t in node.inputs)
         node.n_outputs = len(outs)
         node.output_meta = tuple((o.shape, o.dtype) for o in outs)
         if _state.anomaly:
             node.trace = traceback.format_stack()[:-1]
         wrapped = tuple(Tensor._make(o.data, node, i) for i, o in enumerate(outs))
+        for w, o in zip(wrapped, outs):   # what forward saved of its outputs stays checked
+            w._version = o._version
         return wrapped[0] if single else wrapped
 
 
@@ -601,14 +628,13 @@ def _toposort(roots):
         if root._visit is visit:
             continue
         root._visit = visit
-        stack = [(root, iter(getattr(root, "inputs", ())))]
+        stack = [(root, iter(getattr(root, "parents", ())))]
         while stack:
             node, pending = stack[-1]
-            for t in pending:
-                parent = t._ctx
+            for parent in pending:
                 if parent is not None and parent._visit is not visit:
                     parent._visit = visit
-                    stack.append((parent, iter(getattr(parent, "inputs", ()))))
+                    stack.append((parent, iter(getattr(parent, "parents", ()))))
                     break
             else:
                 stack.pop()
@@ -620,6 +646,8 @@ def _toposort(roots):
 def _seed(root, gradient, recorded):
     """The starting gradient d(root)/d(root): ones for a one-element root, else the
     given `gradient`. A Tensor when the backward is recorded, an array otherwise."""
+    if root.dtype.kind != "f":
+        raise DTypeError(f"backward: only float tensors have gradients, got {root.dtype}")
     if not root.requires_grad:
         raise AutogradError("backward: the tensor does not require grad and has no grad_fn "
                             "(did you forget requires_grad=True, or run under no_grad?)")
@@ -634,9 +662,7 @@ def _seed(root, gradient, recorded):
     if tuple(gradient.shape) != tuple(root.shape):
         raise ShapeError(f"backward: gradient has shape {gradient.shape} but the output "
                          f"has shape {root.shape}")
-    if recorded:
-        return gradient
-    return gradient.data.copy() if root._ctx is None else gradient.data
+    return gradient if recorded else gradient.data
 
 
 def _run_hooks(hooks, grad, recorded):
@@ -687,7 +713,10 @@ def run_backward(roots, gradients, retain_graph, create_graph, capture=None):
 
     with _Mode("grad_enabled", recorded):
         for root, gradient in zip(roots, gradients):
-            send(root, _seed(root, gradient, recorded))
+            seed = _seed(root, gradient, recorded)
+            if gradient is not None:
+                given.add(id(seed))   # the caller's array: never store it as a .grad
+            send(root, seed)
         for node in _toposort([r._ctx for r in roots if r._ctx is not None]):
             grads = node_grads.pop(id(node), None)
             if grads is None:
@@ -710,11 +739,11 @@ def run_backward(roots, gradients, retain_graph, create_graph, capture=None):
             input_grads = node.backward(*grads)
             if _state.anomaly:
                 _check_finite(node, input_grads)
-            for t, g, needed in zip(node.inputs, input_grads, node.needs_input_grad):
+            for t, parent, g, needed in zip(node.inputs, node.parents, input_grads,
+                                            node.needs_input_grad):
                 if not needed or g is None:
                     continue
-                parent = t._ctx      # send(t, g), inlined: this loop is the hot path
-                if parent is None:
+                if parent is None:   # send(t, g), inlined for non-leaves: the hot path
                     send(t, g)
                     continue
                 slot = node_grads.get(id(parent))

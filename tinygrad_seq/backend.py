@@ -145,6 +145,10 @@ def dtype(d):
         raise DTypeError(f"not a dtype: {d!r}") from e
 
 
+def is_dtype_name(name):
+    return name in _DTYPE_NAMES
+
+
 def get_default_dtype():
     return _default_dtype
 

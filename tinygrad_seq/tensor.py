@@ -364,19 +364,19 @@ def _split_bounds(size, split_size_or_sections, op):
     return bounds
 
 
-def _split(self, split_size_or_sections, axis=0, *, dim=None):
+def _split(self, split_size_or_sections, axis=None, *, dim=None):
     """Split along `axis` into pieces of `split_size` (the last may be smaller) or of the
     sizes listed (PyTorch's split). Returns a tuple of views."""
-    axis = normalize_axes(_pick(axis, dim, "axis", "dim"), self.ndim, "split")[0]
+    axis = normalize_axes(_pick(axis, dim, "axis", "dim", 0), self.ndim, "split")[0]
     bounds = _split_bounds(self.shape[axis], split_size_or_sections, "split")
     if not bounds:
         return (self,)
     return Split.apply(self, bounds=tuple(bounds), axis=axis)
 
 
-def _chunk(self, chunks, axis=0, *, dim=None):
+def _chunk(self, chunks, axis=None, *, dim=None):
     """Split into `chunks` pieces of ceil(n / chunks) along `axis` (PyTorch's chunk)."""
-    axis = normalize_axes(_pick(axis, dim, "axis", "dim"), self.ndim, "chunk")[0]
+    axis = normalize_axes(_pick(axis, dim, "axis", "dim", 0), self.ndim, "chunk")[0]
     if chunks <= 0:
         raise ShapeError(f"chunk: chunks must be positive, got {chunks}")
     n = self.shape[axis]
@@ -539,11 +539,11 @@ Tensor.normal_ = _normal
 
 # ---------------------------------------------------------------- nn functions on tensors
 
-def _softmax(self, axis=-1, *, dim=None):
+def _softmax(self, axis=None, *, dim=None):
     return Softmax.apply(self, axis=_pick(axis, dim, "axis", "dim", -1))
 
 
-def _log_softmax(self, axis=-1, *, dim=None):
+def _log_softmax(self, axis=None, *, dim=None):
     return LogSoftmax.apply(self, axis=_pick(axis, dim, "axis", "dim", -1))
 
 
@@ -583,8 +583,8 @@ def _to(self, *args, dtype=None, device=None, copy=False):
     for a in args:
         if isinstance(a, Tensor):
             dtype, device = a.dtype, a.device
-        elif isinstance(a, str) and (a in backend.DEVICES or a.startswith("cuda:")):
-            device = a
+        elif isinstance(a, str) and not backend.is_dtype_name(a):
+            device = a      # check_device below names the allowed devices
         else:
             dtype = a
     dtype = self.dtype if dtype is None else backend.dtype(dtype)
@@ -640,7 +640,7 @@ def _reference(items):
     return Tensor._make(as_array(items[0]))
 
 
-def cat(tensors, axis=0, *, dim=None):
+def cat(tensors, axis=None, *, dim=None):
     """Concatenate along an existing axis (``concat`` is the same function)."""
     tensors = list(tensors)
     if not tensors:
@@ -656,7 +656,7 @@ def cat(tensors, axis=0, *, dim=None):
     return Cat.apply(*tensors, axis=axis)
 
 
-def stack(tensors, axis=0, *, dim=None):
+def stack(tensors, axis=None, *, dim=None):
     """Join along a new axis."""
     tensors = list(tensors)
     if not tensors:

@@ -5,7 +5,7 @@ Integer-array indices may repeat, so the adjoint adds (``np.add.at`` semantics).
 from .. import backend
 from ..autograd import Node, call
 from ..errors import DTypeError
-from .reduce import sum_to
+from .reduce import grad_like
 
 
 def _is_basic(index):
@@ -36,6 +36,7 @@ class GetItem(Node):
             if backend.is_array(i) and i.dtype.kind not in "iub":
                 raise DTypeError(f"getitem: index arrays must be integer or bool, got {i.dtype}")
         self.in_shape, self.index = x.shape, index
+        self.is_view = _is_basic(index)   # advanced indexing copies
         return x[index]
 
     def backward(self, g):
@@ -68,7 +69,7 @@ class IndexAdd(Node):
 
 class SetItem(Node):
     """y = x with y[index] = v  (out of place; ``x[index] = v`` on a tracked tensor)
-    dx = dy with dy[index] = 0;   dv = sum_to(dy[index], v.shape)"""
+    dx = dy with dy[index] = 0;   dv = sum_to(dy[index], v.shape) in v's dtype"""
     reads_inputs = False
 
     def forward(self, x, v, index):
@@ -82,7 +83,8 @@ class SetItem(Node):
         keep = mod.ones(g.shape, dtype=g.dtype)
         keep[self.index] = 0
         gx = g * keep if self.needs_input_grad[0] else None
-        gv = sum_to(call(GetItem, g, index=self.index), self.v_shape) if self.needs_input_grad[1] else None
+        gv = (grad_like(call(GetItem, g, index=self.index), self.inputs[1])
+              if self.needs_input_grad[1] else None)
         return gx, gv
 
 
