@@ -125,7 +125,8 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, 
     if n_in * n_out <= FULL_JACOBIAN_LIMIT:
         analytic = mod.stack(_vjp(fn, inputs, wrt, list(mod.eye(n_out))), axis=0) \
             if n_out else mod.zeros((0, n_in))
-        numeric = mod.stack([numeric_directional(e) for e in mod.eye(n_in)], axis=1)
+        numeric = mod.stack([numeric_directional(e) for e in mod.eye(n_in)], axis=1) \
+            if n_in else mod.zeros((n_out, 0))
         bad = mod.abs(analytic - numeric) > atol + rtol * mod.abs(numeric)
         bad |= mod.isnan(analytic) != mod.isnan(numeric)
         if bool(bad.any()):

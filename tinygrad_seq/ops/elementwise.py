@@ -112,6 +112,8 @@ class PowScalar(Node):
         p = self.p
         if p == 2:
             return (g * x * 2.0,)
+        if p == 0:
+            return (g * 0.0,)    # x ** 0 is constant: 0, not 0 * x ** -1 = nan at x = 0
         return (g * (call(PowScalar, x, p=p - 1) * p),)
 
 

@@ -63,7 +63,9 @@ class Cat(Node):
 
     def backward(self, g):
         parts = call(Split, g, bounds=self.bounds, axis=self.axis)
-        return parts if isinstance(parts, tuple) else (parts,)
+        parts = parts if isinstance(parts, tuple) else (parts,)
+        # mixed dtypes: each input gets its gradient in its own dtype
+        return tuple(p if p.dtype == t.dtype else p.astype(t.dtype) for p, t in zip(parts, self.inputs))
 
 
 class Split(Node):

@@ -132,7 +132,9 @@ class Var(Node):
     def backward(self, g):
         (x,) = self.saved_inputs()
         centred = x - x.mean(axis=self.axes, keepdims=True)
-        return (g.reshape(self.kept) * centred * (2.0 / self.denominator),)
+        # n - correction <= 0: IEEE's 2 / 0 = inf (nan where centred is 0), as PyTorch
+        scale = 2.0 / self.denominator if self.denominator else float("inf")
+        return (g.reshape(self.kept) * centred * scale,)
 
 
 class Exp(Node):
