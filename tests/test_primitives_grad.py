@@ -13,7 +13,7 @@ import operator
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import tinygrad_seq as ts
@@ -403,6 +403,11 @@ def test_clip_bounds_are_inclusive():
     x = leaf([-1.0, 0.0, 0.5, 1.0, 2.0])
     x.clip(0.0, 1.0).sum().backward()           # as PyTorch's clamp
     np.testing.assert_array_equal(x.grad.numpy(), [0, 1, 1, 1, 0])
+
+
+def test_gradcheck_accepts_inputs_without_elements():
+    v = leaf(np.zeros((0, 3)))                  # an empty mask picks nothing
+    assert ts.gradcheck(lambda t: IndexAdd.apply(t, shape=(2, 3), index=np.array([False, False])), v)
 
 
 def test_repeated_indices_accumulate():
