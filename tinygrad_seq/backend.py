@@ -166,6 +166,17 @@ def is_float(d):
     return d.kind == "f"
 
 
+def float_array(x, op):
+    """`x` as a float array for a float op named `op`: float arrays pass, integers are
+    promoted to the default float dtype, booleans are refused with a DTypeError."""
+    kind = x.dtype.kind
+    if kind == "f":
+        return x
+    if kind in "iu":
+        return x.astype(_default_dtype)
+    raise DTypeError(f"{op}: expected a float tensor, got {x.dtype}")
+
+
 def result_type(*args):
     """NumPy's promotion rule (Python scalars are weak: float32 * 2.0 stays float32)."""
     return numpy.result_type(*args)

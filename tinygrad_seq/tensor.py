@@ -10,7 +10,7 @@ from . import backend
 from .autograd import AutogradError, Tensor, _state, as_array, no_grad
 from .errors import DeviceError, DTypeError, ShapeError
 from .ops.elementwise import (Abs, Add, Clip, Div, Exp, Log, Maximum, Minimum, Mul, Neg, Pow,
-                              PowScalar, Relu, Sigmoid, Sqrt, Sub, Tanh, Where, float_array)
+                              PowScalar, Relu, Sigmoid, Sqrt, Sub, Tanh, Where)
 from .ops.indexing import GetItem, SetItem
 from .ops.linalg import MatMul
 from .ops.movement import Cast, Cat, Permute, Reshape, Split
@@ -615,7 +615,7 @@ def float_tensor(x, op):
     booleans refused with a DTypeError naming `op`."""
     if x.dtype.kind == "f":
         return x
-    float_array(x.data, op)  # raises for bool
+    backend.float_array(x.data, op)  # raises for bool
     return _to(x, backend.get_default_dtype())
 
 

@@ -3,20 +3,8 @@ each gradient back to its input's shape and dtype (``grad_like``)."""
 from .. import backend
 from ..autograd import Node, call
 from ..errors import DTypeError
+from ..backend import float_array
 from .reduce import Exp, grad_like  # noqa: F401  Exp is an elementwise primitive
-
-
-def float_array(x, op):
-    """Float ops take float arrays; integers are promoted to the default float dtype,
-    booleans are refused."""
-    kind = x.dtype.kind
-    if kind == "f":
-        return x
-    if kind == "b":
-        raise DTypeError(f"{op}: expected a float tensor, got bool")
-    if kind in "iu":
-        return x.astype(backend.get_default_dtype())
-    raise DTypeError(f"{op}: expected a float tensor, got {x.dtype}")
 
 
 # ---------------------------------------------------------------- arithmetic

@@ -2,7 +2,7 @@
 fused backward that is itself a differentiable primitive) and dropout."""
 from .. import backend
 from ..autograd import Node, call
-from .elementwise import float_array
+from ..backend import float_array
 from .reduce import Exp, normalize_axes
 
 

@@ -6,7 +6,7 @@ broadcasts over them.
 """
 from .. import backend
 from ..autograd import Node, call
-from ..errors import DTypeError, ShapeError
+from ..errors import ShapeError
 
 
 def normalize_axes(axis, ndim, op):
@@ -18,20 +18,11 @@ def normalize_axes(axis, ndim, op):
     for a in axes:
         if not isinstance(a, int) or not -max(ndim, 1) <= a < max(ndim, 1):
             raise ShapeError(f"{op}: axis {a} is out of range for a tensor with {ndim} dims")
-        out.append(a % ndim if ndim else 0)
+        if ndim:             # a 0-d tensor takes axis 0 or -1 and reduces nothing (PyTorch)
+            out.append(a % ndim)
     if len(set(out)) != len(out):
         raise ShapeError(f"{op}: repeated axis in {axis}")
     return tuple(sorted(out))
-
-
-def _float(x, op):
-    """x as a float array: integers become the default float dtype, booleans are refused
-    (elementwise.float_array's rule; that module imports this one, hence the copy)."""
-    if x.dtype.kind == "f":
-        return x
-    if x.dtype.kind not in "iu":
-        raise DTypeError(f"{op}: expected a float tensor, got {x.dtype}")
-    return x.astype(backend.get_default_dtype())
 
 
 def kept_shape(shape, axes):
@@ -143,7 +134,7 @@ class Exp(Node):
     reads_outputs = True
 
     def forward(self, x):
-        return backend.array_module(x).exp(_float(x, "exp"))
+        return backend.array_module(x).exp(backend.float_array(x, "exp"))
 
     def backward(self, g):
         return (g * self.saved_output(),)
@@ -157,7 +148,7 @@ class LogSumExp(Node):
     def forward(self, x, axis=None, keepdims=False):
         axes = normalize_axes(axis, x.ndim, "logsumexp")
         mod = backend.array_module(x)
-        x = _float(x, "logsumexp")
+        x = backend.float_array(x, "logsumexp")
         self.kept = kept_shape(x.shape, axes)
         m = x.max(axis=axes, keepdims=True)
         m = mod.where(mod.isfinite(m), m, 0)
