@@ -1,12 +1,8 @@
-"""Functions on tensors (``import tinygrad_seq.functional as F``), PyTorch's names.
-
-Activations and softmax call the primitives; compositions (losses, attention,
-cosine similarity) are built from them.
-"""
-from .autograd import Tensor
-from .errors import DTypeError
-from .ops.nn import Dropout, LogSoftmax, Softmax
-from .tensor import _pick
+"""Activations, softmax and dropout: thin wrappers over the primitives."""
+from ..autograd import Tensor
+from ..errors import DTypeError
+from ..ops.nn import Dropout, LogSoftmax, Softmax
+from ..tensor import _pick
 
 
 def _as_tensor(x, op):

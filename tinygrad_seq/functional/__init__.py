@@ -1,0 +1,8 @@
+"""Functions on tensors, PyTorch's names: ``import tinygrad_seq.functional as F``.
+
+Each module holds one family; all are composed from the primitives of ``ops/``
+(except where a fused primitive exists for speed, noted in its docstring).
+"""
+from .activations import dropout, log_softmax, relu, sigmoid, softmax, tanh
+
+__all__ = ["sigmoid", "tanh", "relu", "softmax", "log_softmax", "dropout"]
