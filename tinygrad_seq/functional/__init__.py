@@ -6,3 +6,4 @@ Each module holds one family; all are composed from the primitives of ``ops/``
 from .activations import dropout, log_softmax, relu, sigmoid, softmax, tanh
 
 __all__ = ["sigmoid", "tanh", "relu", "softmax", "log_softmax", "dropout"]
+from .attention import scaled_dot_product_attention  # noqa: E402

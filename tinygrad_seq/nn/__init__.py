@@ -6,3 +6,4 @@ from .linear import Linear
 from .module import Module, Parameter
 
 __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "Linear", "init"]
+from .attention import AdditiveAttention, MultiheadAttention  # noqa: E402
