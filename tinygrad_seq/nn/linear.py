@@ -1,5 +1,6 @@
 """Linear: y = x W^T + b, with torch.nn.Linear's parameter shapes and initialisation."""
 import math
+import operator
 
 from ..creation import empty
 from ..errors import ShapeError
@@ -7,16 +8,29 @@ from . import init
 from .module import Module, Parameter
 
 
+def _size(n, name):
+    try:
+        n = operator.index(n)
+    except TypeError:
+        raise TypeError(f"Linear: {name} must be an int, got {type(n).__name__}") from None
+    if n < 0:
+        raise ValueError(f"Linear: {name} must be >= 0, got {n}")
+    return n
+
+
 class Linear(Module):
     """y = x @ weight.T + bias; weight (out_features, in_features), bias (out_features,),
-    both U(-1/sqrt(in_features), 1/sqrt(in_features)) as in PyTorch."""
+    both U(-1/sqrt(in_features), 1/sqrt(in_features)) as in PyTorch (its
+    kaiming_uniform_(a=sqrt(5)) on the weight works out to that bound)."""
 
     def __init__(self, in_features, out_features, bias=True, dtype=None, device=None):
         super().__init__()
-        self.in_features, self.out_features = in_features, out_features
+        self.in_features = _size(in_features, "in_features")
+        self.out_features = _size(out_features, "out_features")
         self.weight = Parameter(empty(out_features, in_features, dtype=dtype, device=device))
-        self.bias = Parameter(empty(out_features, dtype=dtype, device=device)) if bias else None
-        if not bias:
+        if bias:
+            self.bias = Parameter(empty(out_features, dtype=dtype, device=device))
+        else:
             self.register_parameter("bias", None)
         self.reset_parameters()
 
@@ -36,5 +50,3 @@ class Linear(Module):
     def extra_repr(self):
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"bias={self.bias is not None}")
-
-
