@@ -177,6 +177,20 @@ def float_array(x, op):
     raise DTypeError(f"{op}: expected a float tensor, got {x.dtype}")
 
 
+def sigmoid(x):
+    """1 / (1 + exp(-x)) on a float array. For x below about -88 (float32) exp(-x)
+    overflows to inf and the result is 0, the correctly rounded value up to denormals;
+    NumPy's overflow warning for that is silenced. Three array passes: faster than the
+    exp(-|x|) / where form by 4-10x (benchmarks/bench_overhead.py)."""
+    mod = array_module(x)
+    if mod is numpy:
+        with numpy.errstate(over="ignore"):
+            e = numpy.exp(-x)
+    else:
+        e = mod.exp(-x)
+    return 1 / (1 + e)
+
+
 def result_type(*args):
     """NumPy's promotion rule (Python scalars are weak: float32 * 2.0 stays float32)."""
     return numpy.result_type(*args)

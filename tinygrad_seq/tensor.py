@@ -6,6 +6,8 @@ Conventions (DESIGN.md): ``axis=`` everywhere, ``dim=`` accepted as an alias;
 ``keepdims=`` with ``keepdim=`` as an alias; Python scalars take the tensor's dtype
 (NumPy's weak-scalar promotion); arrays and Tensors promote as NumPy does.
 """
+import operator
+
 from . import backend
 from .autograd import AutogradError, Tensor, _state, as_array, no_grad
 from .errors import DeviceError, DTypeError, ShapeError
@@ -457,13 +459,27 @@ def _old_value(self):
     return old
 
 
-def _inplace(fn, op):
+def _inplace(fn, op, array_op=None):
+    """An in-place method: on a tracked tensor the out-of-place op `fn` gives the new
+    value and history; otherwise `array_op` (e.g. operator.isub) updates the array
+    itself with no temporary, or fn's result is copied in."""
     def method(self, *args, **kwargs):
         _check_inplace(self, op)
         if _tracks(self, *args):
             result = fn(_old_value(self), *args, **kwargs)
             _write(self, result.data, op)
             _adopt(self, result)
+        elif array_op is not None:
+            other = _operand(args[0], self, op)
+            _writable(self)
+            try:
+                array_op(self.data, other.data)
+            except TypeError as e:
+                raise DTypeError(f"{op}: cannot store the result ({e})") from e
+            except ValueError as e:
+                raise ShapeError(f"{op}: cannot update a tensor of shape {self.shape} in place "
+                                 f"with one of shape {other.shape} ({e})") from e
+            self._version[0] += 1
         else:
             with no_grad():
                 result = fn(self, *args, **kwargs)
@@ -473,10 +489,16 @@ def _inplace(fn, op):
     return method
 
 
-Tensor.__iadd__ = Tensor.add_ = _inplace(Tensor.__add__, "add_")
-Tensor.__isub__ = Tensor.sub_ = _inplace(Tensor.__sub__, "sub_")
-Tensor.__imul__ = Tensor.mul_ = _inplace(Tensor.__mul__, "mul_")
-Tensor.__itruediv__ = Tensor.div_ = _inplace(Tensor.__truediv__, "div_")
+def _writable(self):
+    """0-d results can be NumPy scalars (immutable): make them arrays before writing."""
+    if not hasattr(self.data, "flags"):
+        self.data = backend.as_ndarray(self.data)
+
+
+Tensor.__iadd__ = Tensor.add_ = _inplace(Tensor.__add__, "add_", operator.iadd)
+Tensor.__isub__ = Tensor.sub_ = _inplace(Tensor.__sub__, "sub_", operator.isub)
+Tensor.__imul__ = Tensor.mul_ = _inplace(Tensor.__mul__, "mul_", operator.imul)
+Tensor.__itruediv__ = Tensor.div_ = _inplace(Tensor.__truediv__, "div_", operator.itruediv)
 Tensor.clamp_ = Tensor.clip_ = _inplace(_clip, "clamp_")
 
 
