@@ -26,10 +26,12 @@ from tinygrad_seq.ops.linalg import MatMul
 from tinygrad_seq.ops.movement import Cast, Cat, Permute, Reshape, Split
 from tinygrad_seq.ops.nn import Dropout, LogSoftmax, LogSoftmaxGrad, Softmax, SoftmaxGrad
 from tinygrad_seq.ops.reduce import Expand, LogSumExp, Max, Min, Sum, Var
+from tinygrad_seq.ops.rnn import GRUSequence, LSTMSequence, RNNSequence
 
 from strategies import (NONZERO, POSITIVE, SMOOTH, arrays, as_tuple, axes, broadcast_shapes,
                         broadcastable_to, grid, indices, ops_in_graph, reshape_targets,
                         row_indices, shapes)
+from test_nn_rnn_primitives import forward_case as rnn_forward_case
 
 
 def tracked(a, dtype):
@@ -278,6 +280,7 @@ FORWARD = {
     SoftmaxGrad: softmax_grad_case(log=False),
     LogSoftmaxGrad: softmax_grad_case(log=True),
     Dropout: dropout_case,
+    **{cls: rnn_forward_case(cls) for cls in (RNNSequence, GRUSequence, LSTMSequence)},
 }
 
 TOLERANCE = {np.float32: dict(rtol=2e-5, atol=2e-6), np.float64: dict(rtol=1e-12, atol=1e-12)}

@@ -27,10 +27,12 @@ from tinygrad_seq.ops.linalg import MatMul
 from tinygrad_seq.ops.movement import Cast, Cat, Permute, Reshape, Split
 from tinygrad_seq.ops.nn import Dropout, LogSoftmax, LogSoftmaxGrad, Softmax, SoftmaxGrad
 from tinygrad_seq.ops.reduce import Expand, LogSumExp, Max, Min, Sum, Var
+from tinygrad_seq.ops.rnn import GRUSequence, LSTMSequence, RNNSequence
 
 from strategies import (AWAY_FROM_ZERO, NONZERO, POSITIVE, SMOOTH, advanced_indices, arrays,
                         as_tuple, axes, broadcast_shapes, broadcastable_to, grid, indices,
                         ops_in_graph, reduced_count, reshape_targets, row_indices, shapes)
+from test_nn_rnn_primitives import test_rnn_sequence_gradients as _rnn_sequence_gradients
 
 
 # ---------------------------------------------------------------- helpers
@@ -444,6 +446,7 @@ PROPERTY_TESTS = {
     SoftmaxGrad: test_softmax_backward_primitives_directly,
     LogSoftmaxGrad: test_softmax_backward_primitives_directly,
     Dropout: test_dropout_gradients,
+    **{cls: _rnn_sequence_gradients for cls in (RNNSequence, GRUSequence, LSTMSequence)},
 }
 
 
