@@ -21,6 +21,7 @@ from tinygrad_seq.ops import PRIMITIVES
 from tinygrad_seq.ops.elementwise import (Abs, Add, Clip, Div, Exp, Log, Maximum, Minimum, Mul,
                                           Neg, Pow, PowScalar, Relu, Sigmoid, Sqrt, Sub, Tanh,
                                           Where)
+from tinygrad_seq.ops.embedding import Embedding
 from tinygrad_seq.ops.indexing import GetItem, IndexAdd, SetItem
 from tinygrad_seq.ops.linalg import MatMul
 from tinygrad_seq.ops.movement import Cast, Cat, Permute, Reshape, Split
@@ -32,6 +33,7 @@ from strategies import (NONZERO, POSITIVE, SMOOTH, arrays, as_tuple, axes, broad
                         broadcastable_to, grid, indices, ops_in_graph, reshape_targets,
                         row_indices, shapes)
 from test_nn_rnn_primitives import forward_case as rnn_forward_case
+from test_nn_embedding import embedding_case
 
 
 def tracked(a, dtype):
@@ -281,6 +283,7 @@ FORWARD = {
     LogSoftmaxGrad: softmax_grad_case(log=True),
     Dropout: dropout_case,
     **{cls: rnn_forward_case(cls) for cls in (RNNSequence, GRUSequence, LSTMSequence)},
+    Embedding: embedding_case,
 }
 
 TOLERANCE = {np.float32: dict(rtol=2e-5, atol=2e-6), np.float64: dict(rtol=1e-12, atol=1e-12)}

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 import tinygrad_seq as ts
 import tinygrad_seq.functional as F
 from tinygrad_seq.ops import PRIMITIVES
+from tinygrad_seq.ops.embedding import Embedding
 from tinygrad_seq.ops.elementwise import (Abs, Add, Clip, Div, Exp, Log, Maximum, Minimum, Mul,
                                           Neg, Pow, PowScalar, Relu, Sigmoid, Sqrt, Sub, Tanh,
                                           Where)
@@ -33,6 +34,7 @@ from strategies import (AWAY_FROM_ZERO, NONZERO, POSITIVE, SMOOTH, advanced_indi
                         as_tuple, axes, broadcast_shapes, broadcastable_to, grid, indices,
                         ops_in_graph, reduced_count, reshape_targets, row_indices, shapes)
 from test_nn_rnn_primitives import test_rnn_sequence_gradients as _rnn_sequence_gradients
+from test_nn_embedding import test_embedding_gradients as _embedding_gradients
 
 
 # ---------------------------------------------------------------- helpers
@@ -447,6 +449,7 @@ PROPERTY_TESTS = {
     LogSoftmaxGrad: test_softmax_backward_primitives_directly,
     Dropout: test_dropout_gradients,
     **{cls: _rnn_sequence_gradients for cls in (RNNSequence, GRUSequence, LSTMSequence)},
+    Embedding: _embedding_gradients,
 }
 
 

@@ -758,15 +758,26 @@ def run_backward(roots, gradients, retain_graph, create_graph, capture=None):
                 node.release()
 
         for leaf, g in leaf_grads.values():
+            # g may be a row-sparse gradient (sparse.RowSparseGrad, from an embedding
+            # with sparse=True; never under create_graph): hooks see it as it is, ts.grad
+            # gets it dense, .grad keeps it sparse (sparse + dense gives dense)
+            sparse = getattr(g, "is_sparse", False)
             if leaf._hooks:
-                g = _run_hooks(leaf._hooks, g, recorded)
+                g = _run_hooks(leaf._hooks, g, recorded or sparse)
+                if sparse and isinstance(g, Tensor):
+                    g, sparse = g.data, False
             if capture is not None:
                 if id(leaf) in capture:
-                    captured[id(leaf)] = g
+                    captured[id(leaf)] = g.dense_array() if sparse else g
                 continue
+            old = leaf.grad
             if recorded:
-                leaf.grad = g if leaf.grad is None else leaf.grad + g
-            elif leaf.grad is None:
+                if getattr(old, "is_sparse", False):
+                    old = old.to_dense()
+                leaf.grad = g if old is None else old + g
+            elif sparse:
+                leaf.grad = g._owned(given) if old is None else g.__radd__(old)
+            elif old is None:
                 # own the array: it may be a read-only broadcast view, or shared with
                 # another leaf's gradient (Add passes one array to both inputs)
                 if g.base is not None or not g.flags.writeable or id(g) in given:
@@ -774,7 +785,7 @@ def run_backward(roots, gradients, retain_graph, create_graph, capture=None):
                 given.add(id(g))
                 leaf.grad = Tensor._make(g)
             else:
-                leaf.grad = Tensor._make(leaf.grad.data + g)
+                leaf.grad = Tensor._make((old if getattr(old, "is_sparse", False) else old.data) + g)
     if not recorded:
         captured = {k: Tensor._make(v) for k, v in captured.items() if v is not None}
     return captured

@@ -8,3 +8,4 @@ from .module import Module, Parameter
 __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "Linear", "init"]
 from .attention import AdditiveAttention, MultiheadAttention  # noqa: E402
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell, RNNBase, RNNCellBase  # noqa: E402
+from .embedding import Embedding  # noqa: E402

@@ -2,7 +2,7 @@
 side by side, grouped by family. ``PRIMITIVES`` lists them all (the property tests walk
 it to make sure none is untested)."""
 from ..autograd import Node
-from . import elementwise, indexing, linalg, movement, nn, reduce
+from . import elementwise, embedding, indexing, linalg, movement, nn, reduce
 from . import rnn  # noqa: F401,E402  fused recurrent layers (RNN, GRU, LSTM)
 
 

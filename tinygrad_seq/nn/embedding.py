@@ -1,0 +1,71 @@
+"""Embedding: a lookup table of vectors, with torch.nn.Embedding's parameter, init and
+padding semantics, and an optional row-sparse gradient."""
+from ..autograd import Tensor, no_grad
+from ..creation import empty
+from ..errors import ShapeError
+from ..functional.embedding import embedding, padding_index
+from . import init
+from .module import Module, Parameter
+
+
+class Embedding(Module):
+    """y = weight[input]: ``weight (num_embeddings, embedding_dim)`` ~ N(0, 1) as in
+    PyTorch; input integer indices of any shape, output input.shape + (embedding_dim,).
+
+    ``padding_idx`` (negative counts from the end): that row starts at zero and never
+    gets a gradient. ``sparse=True``: ``weight.grad`` after backward is a
+    ``tinygrad_seq.sparse.RowSparseGrad`` holding only the looked-up rows, which
+    ``optim.SGD`` and ``optim.SparseAdam`` apply to those rows only."""
+
+    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, sparse=False, *,
+                 _weight=None, _freeze=False, dtype=None, device=None):
+        super().__init__()
+        if num_embeddings < 0 or embedding_dim < 0:
+            raise ShapeError(f"Embedding: sizes must be non-negative, got ({num_embeddings}, "
+                             f"{embedding_dim})")
+        self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
+        self.padding_idx = padding_index(padding_idx, self.num_embeddings, "Embedding")
+        self.sparse = bool(sparse)
+        if _weight is None:
+            self.weight = Parameter(empty(num_embeddings, embedding_dim, dtype=dtype, device=device),
+                                    requires_grad=not _freeze)
+            self.reset_parameters()
+        else:
+            data = _weight.data if isinstance(_weight, Tensor) else _weight
+            if tuple(data.shape) != (self.num_embeddings, self.embedding_dim):
+                raise ShapeError(f"Embedding: _weight has shape {tuple(data.shape)}, expected "
+                                 f"({self.num_embeddings}, {self.embedding_dim})")
+            self.weight = Parameter(Tensor(data, dtype=dtype, device=device), requires_grad=not _freeze)
+
+    def reset_parameters(self):
+        init.normal_(self.weight)
+        self._fill_padding_idx_with_zero()
+
+    def _fill_padding_idx_with_zero(self):
+        if self.padding_idx is not None:
+            with no_grad():
+                self.weight.data[self.padding_idx] = 0
+                self.weight._version[0] += 1
+
+    def forward(self, input):
+        return embedding(input, self.weight, self.padding_idx, self.sparse)
+
+    @classmethod
+    def from_pretrained(cls, embeddings, freeze=True, padding_idx=None, sparse=False):
+        """An Embedding holding a copy of the 2-D `embeddings` (trainable unless
+        ``freeze``); as in PyTorch, the padding row is not zeroed."""
+        data = embeddings.data if isinstance(embeddings, Tensor) else embeddings
+        if data.ndim != 2:
+            raise ShapeError(f"Embedding.from_pretrained: embeddings must be 2-D, got shape "
+                             f"{tuple(data.shape)}")
+        rows, dim = data.shape
+        return cls(rows, dim, padding_idx=padding_idx, sparse=sparse, _weight=embeddings,
+                   _freeze=freeze)
+
+    def extra_repr(self):
+        s = f"{self.num_embeddings}, {self.embedding_dim}"
+        if self.padding_idx is not None:
+            s += f", padding_idx={self.padding_idx}"
+        if self.sparse:
+            s += ", sparse=True"
+        return s
