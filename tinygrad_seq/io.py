@@ -1,0 +1,431 @@
+"""Save and load state dicts and checkpoints without pickle: ``ts.save`` / ``ts.load``.
+
+    ts.save(model.state_dict(), "model.tsz")
+    model.load_state_dict(ts.load("model.tsz"))       # checks names and shapes
+
+    ts.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": 3},
+            "checkpoint.tsz")
+    ckpt = ts.load("checkpoint.tsz")                   # device="cpu" to pick a device
+
+What can be saved
+    Nested dicts (str or int keys; int keys come back as ints, the order is kept),
+    lists, tuples (they come back as tuples), str, int, float (nan and inf included),
+    bool, None, Tensors and NumPy/CuPy arrays of bool, integer, float or complex
+    dtype. NumPy scalars are saved as the Python numbers they hold. Anything else
+    (sets, objects, object arrays, cycles) raises a TypeError/ValueError that says
+    where in the object it sits (``obj['state'][0]['step']``), before the file is
+    touched. ``ts.load`` returns the structure with a Tensor in place of each Tensor
+    or array, on the default device (``device=`` to choose), with ``requires_grad``
+    as it was. An array that occurs several times (tied weights in a state dict) is
+    stored once and comes back as one Tensor, in each place.
+
+The format
+    A zip archive (stored, not compressed, as ``numpy.savez`` writes) with
+
+    - ``tinygrad_seq.json``: ``{"format": "tinygrad_seq", "version": 1, "object": ...}``,
+      the structure in JSON. JSON's null, true/false, numbers, strings and arrays stand
+      for None, bool, int/float, str and list; every JSON object is one tag:
+      ``{"$tensor": "tensors/0.npy", "dtype": "float32", "shape": [3, 4]}`` (plus
+      ``"requires_grad": true`` when set), ``{"$tuple": [...]}``,
+      ``{"$dict": [[key, value], ...]}`` and ``{"$float": "nan" | "inf" | "-inf"}``;
+    - ``tensors/<i>.npy``: the arrays in NumPy's .npy format (version 1.0, C order).
+
+    So other tools can read it: ``numpy.load(path)`` lists the arrays and
+    ``json.loads(zipfile.ZipFile(path).read("tinygrad_seq.json"))`` the structure. The
+    same object always gives the same bytes. ``ts.save`` writes to `path` exactly (no
+    extension is added); ``.tsz`` is only a suggestion. A binary file object (such as
+    ``io.BytesIO``) works in place of a path for both functions.
+
+Safety: nothing is ever unpickled
+    ``ts.load`` reads the JSON and the raw array bytes and nothing else: a .npy member
+    holding Python objects (which only pickle can rebuild), a pickle file,
+    ``torch.save`` output, a plain .npz, a truncated or corrupted file, a member that
+    is missing or whose header disagrees with the structure all raise a
+    ``ts.SerializationError`` (a ``TinygradSeqError`` and ``ValueError``) naming the file
+    and the reason. A missing file raises FileNotFoundError as usual.
+
+Atomic writes
+    ``ts.save(obj, path)`` writes to a temporary file in the same directory, flushes and
+    fsyncs it, then renames it over `path` (``os.replace``). A crash or an exception in
+    the middle of a save leaves the old file untouched and no temporary file behind.
+    An existing file keeps its permissions; a new one gets the usual umask ones.
+
+Importing PyTorch weights
+    tinygrad_seq.nn uses torch.nn's parameter names and shapes, so a PyTorch state dict
+    converts with one line, and ``load_state_dict`` checks every name and shape::
+
+        torch_model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(),
+                                          torch.nn.Linear(8, 2))
+        model = nn.Sequential(nn.Linear(4, 8), Tanh(), nn.Linear(8, 2))
+        state = {k: v.detach().cpu().numpy() for k, v in torch_model.state_dict().items()}
+        model.load_state_dict(state)      # float64 arrays are cast to the model's dtype
+        ts.save(model.state_dict(), "model.tsz")   # no torch needed to load it again
+
+    The other way, ``{k: torch.from_numpy(v.numpy()) for k, v in
+    model.state_dict().items()}`` loads into the torch model. A file written by
+    ``torch.save`` is a pickle; ``ts.load`` refuses it (convert it where torch is
+    installed, as above).
+"""
+import ast
+import json
+import math
+import os
+import secrets
+import stat
+import struct
+import zipfile
+import zlib
+
+from . import backend
+from .autograd import Tensor
+from .errors import TinygradSeqError
+
+FORMAT = "tinygrad_seq"
+VERSION = 1
+STRUCTURE = "tinygrad_seq.json"
+_MAGIC = b"\x93NUMPY"
+_KINDS = "biufc"                      # bool, signed/unsigned int, float, complex
+_DATE = (1980, 1, 1, 0, 0, 0)         # fixed timestamps: the same object, the same bytes
+
+
+class SerializationError(TinygradSeqError, ValueError):
+    """A file that ts.load cannot read: not a tinygrad_seq save, truncated, corrupted,
+    or carrying something that would need pickle. The message names the file."""
+
+
+# ---------------------------------------------------------------- saving
+
+class _Encoder:
+    """Turns the object into JSON-ready data, collecting the arrays on the way."""
+
+    def __init__(self):
+        self.arrays = []          # (member name, array), in order of first appearance
+        self._members = {}        # id(array) -> member name
+        self._active = set()      # ids of the containers on the current path (cycles)
+
+    def encode(self, obj, where):
+        if obj is None or isinstance(obj, (bool, str, int)):
+            return obj
+        if isinstance(obj, float):
+            return obj if math.isfinite(obj) else {"$float": repr(float(obj))}
+        if isinstance(obj, Tensor):
+            return self._tensor(obj.data, obj.requires_grad, where)
+        if isinstance(obj, backend.numpy_scalar):
+            return self.encode(obj.item(), where)
+        if backend.is_array(obj):
+            return self._tensor(obj, False, where)
+        if isinstance(obj, (dict, list, tuple)):
+            if id(obj) in self._active:
+                raise ValueError(f"ts.save: {where} contains itself (a cycle)")
+            self._active.add(id(obj))
+            try:
+                if isinstance(obj, dict):
+                    return {"$dict": [[self._key(k, where), self.encode(v, f"{where}[{k!r}]")]
+                                      for k, v in obj.items()]}
+                items = [self.encode(v, f"{where}[{i}]") for i, v in enumerate(obj)]
+                return items if isinstance(obj, list) else {"$tuple": items}
+            finally:
+                self._active.discard(id(obj))
+        raise TypeError(f"ts.save: cannot save a {type(obj).__name__} (at {where}); expected "
+                        "dicts, lists, tuples, str, int, float, bool, None, Tensors or arrays")
+
+    @staticmethod
+    def _key(key, where):
+        if not isinstance(key, (str, int)):
+            raise TypeError(f"ts.save: dict keys must be str or int, got {type(key).__name__} "
+                            f"{key!r} (in {where})")
+        return key
+
+    def _tensor(self, array, requires_grad, where):
+        if array.dtype.kind not in _KINDS:
+            why = " (it would need pickle)" if array.dtype.kind == "O" else ""
+            raise TypeError(f"ts.save: cannot save an array of dtype {array.dtype}{why} (at "
+                            f"{where}); expected bool, integer, float or complex")
+        name = self._members.get(id(array))
+        if name is None:
+            name = self._members[id(array)] = f"tensors/{len(self.arrays)}.npy"
+            self.arrays.append((name, array))
+        tag = {"$tensor": name, "dtype": array.dtype.name, "shape": list(array.shape)}
+        if requires_grad:
+            tag["requires_grad"] = True
+        return tag
+
+
+def _npy_header(descr, shape):
+    """The .npy (version 1.0) header, padded to a multiple of 64 bytes as NumPy does."""
+    text = "{'descr': %r, 'fortran_order': False, 'shape': %r, }" % (descr, tuple(shape))
+    pad = -(len(_MAGIC) + 4 + len(text) + 1) % 64
+    text = (text + " " * pad + "\n").encode("latin1")
+    if len(text) > 0xFFFF:
+        raise ValueError(f"ts.save: an array of {len(shape)} dims has too long a header")
+    return _MAGIC + b"\x01\x00" + struct.pack("<H", len(text)) + text
+
+
+def _member(name, size=0):
+    info = zipfile.ZipInfo(name, date_time=_DATE)
+    info.external_attr = 0o644 << 16
+    info.file_size = size          # lets zipfile pick ZIP64 for members over 2 GiB
+    return info
+
+
+def _write_array(zf, name, array):
+    """One array as a .npy member, without copying host arrays that are C-contiguous."""
+    if backend.device_of(array) != "cpu":
+        array = backend.to_numpy(array)
+    if not array.flags.c_contiguous:
+        array = array.copy(order="C")
+    header = _npy_header(array.dtype.str, array.shape)
+    with zf.open(_member(name, len(header) + array.nbytes), "w") as f:
+        f.write(header)
+        if array.nbytes:
+            f.write(memoryview(array.reshape(-1).view("u1")))
+
+
+def _write_zip(fileobj, structure, arrays):
+    with zipfile.ZipFile(fileobj, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+        zf.writestr(_member(STRUCTURE), structure)
+        for name, array in arrays:
+            _write_array(zf, name, array)
+
+
+def _fsync_directory(directory):
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:            # not possible everywhere (Windows): the rename is enough
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _atomic_write(path, write):
+    """Call write(file) on a temporary file next to `path`, fsync it, rename it over
+    `path`; on any error remove the temporary file and re-raise."""
+    target = os.path.realpath(path)     # through a symlink, as open(path, "wb") would
+    directory, base = os.path.split(target)
+    while True:
+        tmp = os.path.join(directory, f".{base}.{secrets.token_hex(6)}.tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+                         0o666)         # the umask applies, as for any new file
+            break
+        except FileExistsError:
+            continue
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.chmod(tmp, stat.S_IMODE(os.stat(target).st_mode))
+        except FileNotFoundError:
+            pass
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_directory(directory)
+
+
+def save(obj, path):
+    """Save a nested structure of dicts, lists, tuples, Python scalars, None, Tensors and
+    arrays to `path` (written exactly there, atomically) or to a binary file object;
+    never with pickle. See the module docstring for what fits and for the format."""
+    encoder = _Encoder()
+    structure = json.dumps({"format": FORMAT, "version": VERSION,
+                            "object": encoder.encode(obj, "obj")},
+                           allow_nan=False, separators=(",", ":"))
+    if hasattr(path, "write"):
+        _write_zip(path, structure, encoder.arrays)
+        return
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError(f"ts.save: path must be a str, os.PathLike or binary file, got "
+                        f"{type(path).__name__}")
+    _atomic_write(os.fsdecode(path), lambda f: _write_zip(f, structure, encoder.arrays))
+
+
+# ---------------------------------------------------------------- loading
+
+class _Decoder:
+    def __init__(self, zf, name, device):
+        self.zf, self.name, self.device = zf, name, device
+        self.tensors = {}         # member name -> Tensor (one Tensor per stored array)
+
+    def fail(self, reason):
+        return SerializationError(f"ts.load: {self.name}: {reason}")
+
+    def decode(self, node, where):
+        if node is None or isinstance(node, (bool, int, float, str)):
+            return node
+        if isinstance(node, list):
+            return [self.decode(v, f"{where}[{i}]") for i, v in enumerate(node)]
+        if isinstance(node, dict):
+            if set(node) == {"$tuple"} and isinstance(node["$tuple"], list):
+                return tuple(self.decode(v, f"{where}[{i}]") for i, v in enumerate(node["$tuple"]))
+            if set(node) == {"$dict"} and isinstance(node["$dict"], list):
+                return self._dict(node["$dict"], where)
+            if set(node) == {"$float"} and node["$float"] in ("nan", "inf", "-inf"):
+                return float(node["$float"])
+            if "$tensor" in node:
+                return self._tensor(node, where)
+        raise self.fail(f"unexpected {json.dumps(node)[:80]} at {where} in the structure")
+
+    def _dict(self, pairs, where):
+        out = {}
+        for pair in pairs:
+            if not (isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], (str, int))):
+                raise self.fail(f"a dict entry at {where} is not a [str or int key, value] pair")
+            out[pair[0]] = self.decode(pair[1], f"{where}[{pair[0]!r}]")
+        return out
+
+    def _tensor(self, tag, where):
+        member = tag["$tensor"]
+        if not (isinstance(member, str) and set(tag) <= {"$tensor", "dtype", "shape",
+                                                         "requires_grad"}
+                and isinstance(tag.get("dtype"), str) and isinstance(tag.get("shape"), list)):
+            raise self.fail(f"malformed tensor entry {json.dumps(tag)[:80]} at {where}")
+        t = self.tensors.get(member)
+        if t is None:
+            array = self._read_array(member)
+            if array.dtype.name != tag["dtype"] or list(array.shape) != tag["shape"]:
+                raise self.fail(f"member {member!r} holds {array.dtype.name} {list(array.shape)} "
+                                f"but the structure says {tag['dtype']} {tag['shape']}")
+            t = self.tensors[member] = Tensor._make(backend.to_device(array, self.device))
+            if tag.get("requires_grad") is True and backend.is_float(array.dtype):
+                t.requires_grad_(True)
+        return t
+
+    def _read_array(self, member):
+        try:
+            info = self.zf.getinfo(member)
+        except KeyError:
+            raise self.fail(f"member {member!r} is missing (the structure refers to it)") from None
+        with self.zf.open(info) as f:
+            prefix = f.read(len(_MAGIC) + 4)
+            if len(prefix) < len(_MAGIC) + 4 or prefix[:len(_MAGIC)] != _MAGIC:
+                raise self.fail(f"member {member!r} is not a .npy array")
+            if prefix[6:8] != b"\x01\x00":
+                raise self.fail(f"member {member!r}: unsupported .npy version "
+                                f"{prefix[6]}.{prefix[7]} (tinygrad_seq writes 1.0)")
+            header_len = struct.unpack("<H", prefix[8:10])[0]
+            header = f.read(header_len)
+            dtype, shape, fortran = self._parse_header(member, header, header_len)
+            count = 1
+            for n in shape:
+                count *= n
+            nbytes = count * dtype.itemsize
+            if info.file_size != len(prefix) + header_len + nbytes:
+                raise self.fail(f"member {member!r} has {info.file_size} bytes but its header "
+                                f"({dtype.str} {shape}) needs {len(prefix) + header_len + nbytes}")
+            buffer = bytearray(nbytes)
+            view, got = memoryview(buffer), 0
+            while got < nbytes:
+                n = f.readinto(view[got:])
+                if not n:
+                    raise self.fail(f"member {member!r} is truncated")
+                got += n
+            f.read(1)          # reach the end of the member, where zipfile checks the CRC
+        array = backend.xp("cpu").frombuffer(buffer, dtype=dtype, count=count)
+        array = array.reshape(shape[::-1]).transpose() if fortran else array.reshape(shape)
+        if not dtype.isnative:
+            array = array.astype(dtype.newbyteorder("="))
+        return array
+
+    def _parse_header(self, member, header, header_len):
+        try:
+            if len(header) != header_len:
+                raise ValueError("truncated")
+            d = ast.literal_eval(header.decode("latin1"))   # literals only: nothing runs
+            descr, shape, fortran = d["descr"], d["shape"], d["fortran_order"]
+            if not (isinstance(d, dict) and isinstance(descr, str) and isinstance(fortran, bool)
+                    and isinstance(shape, tuple)
+                    and all(type(n) is int and n >= 0 for n in shape)):
+                raise ValueError("bad fields")
+        except (ValueError, SyntaxError, TypeError, KeyError, MemoryError, RecursionError) as e:
+            raise self.fail(f"member {member!r} has a malformed .npy header ({e})") from None
+        try:
+            dtype = backend.dtype(descr)
+        except TypeError:
+            raise self.fail(f"member {member!r} has an unknown dtype {descr!r}") from None
+        if dtype.kind == "O":
+            raise self.fail(f"member {member!r} is an array of Python objects, which only "
+                            "pickle can read; refused (ts.load never unpickles)")
+        if dtype.kind not in _KINDS or dtype.fields is not None or dtype.subdtype is not None:
+            raise self.fail(f"member {member!r} has dtype {descr!r}, which is not a tensor dtype")
+        return dtype, shape, fortran
+
+
+_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, zlib.error, struct.error,
+               NotImplementedError, UnicodeDecodeError, OverflowError, RuntimeError)
+
+
+def _not_ours(head, names):
+    """Why a file that is not a tinygrad_seq save is not one, as helpfully as we can."""
+    if head[:1] == b"\x80" or head[:2] in (b"(d", b"(l", b"}q", b"]q"):
+        return ("it looks like a pickle (torch.save, pickle.dump), which ts.load never "
+                "loads: convert it where it came from (see tinygrad_seq.io's docstring)")
+    if names is None:
+        return "not a zip archive, so not a tinygrad_seq save file"
+    if any(n.endswith(".pkl") for n in names):
+        return ("it looks like a torch.save archive (it holds a pickle), which ts.load never "
+                "loads: convert it with torch (see tinygrad_seq.io's docstring)")
+    if names and all(n.endswith(".npy") for n in names):
+        return (f"a plain .npz archive, not a tinygrad_seq save (no {STRUCTURE!r} member): "
+                "read it with numpy.load(path, allow_pickle=False)")
+    return f"not a tinygrad_seq save file (no {STRUCTURE!r} member)"
+
+
+def load(path, device=None):
+    """Load what ``save`` wrote: the same structure with Tensors (on `device`, the
+    default device if None) in place of the Tensors and arrays. Never unpickles; raises
+    SerializationError naming the file for anything that is not an intact save."""
+    device = backend.check_device(device)
+    if hasattr(path, "read"):
+        name, fileobj, close = getattr(path, "name", type(path).__name__), path, False
+    elif isinstance(path, (str, bytes, os.PathLike)):
+        name = os.fsdecode(path)
+        fileobj, close = open(name, "rb"), True
+    else:
+        raise TypeError(f"ts.load: path must be a str, os.PathLike or binary file, got "
+                        f"{type(path).__name__}")
+    try:
+        return _load(fileobj, name, device)
+    finally:
+        if close:
+            fileobj.close()
+
+
+def _load(fileobj, name, device):
+    start = fileobj.tell()
+    head = fileobj.read(8)
+    fileobj.seek(start)
+    try:
+        zf = zipfile.ZipFile(fileobj)
+    except _ZIP_ERRORS + (ValueError, OSError) as e:
+        raise SerializationError(f"ts.load: {name}: {_not_ours(head, None)} ({e})") from None
+    with zf:
+        decoder = _Decoder(zf, name, device)
+        try:
+            names = zf.namelist()
+            if STRUCTURE not in names:
+                raise decoder.fail(_not_ours(head, names))
+            try:
+                doc = json.loads(zf.read(STRUCTURE).decode("utf-8"))
+            except (json.JSONDecodeError, RecursionError) as e:
+                raise decoder.fail(f"{STRUCTURE!r} is not valid JSON ({e})") from None
+            if not (isinstance(doc, dict) and doc.get("format") == FORMAT and "object" in doc):
+                raise decoder.fail(f"{STRUCTURE!r} does not describe a tinygrad_seq save")
+            if doc.get("version") != VERSION:
+                raise decoder.fail(f"format version {doc.get('version')!r} is not supported "
+                                   f"(this tinygrad_seq reads version {VERSION})")
+            return decoder.decode(doc["object"], "obj")
+        except SerializationError:
+            raise
+        except _ZIP_ERRORS + (ValueError, OSError) as e:   # truncated or corrupted data
+            raise decoder.fail(f"corrupted or truncated file ({type(e).__name__}: {e})") from None
