@@ -7,6 +7,7 @@ gradient has the input's dtype and shape. Then: NumPy's promotion rules for mixe
 float32/float64 operands, every matmul and indexing form, the embedding-style
 scatter-add fast path against ``np.add.at``, and numerically extreme inputs.
 """
+import math
 import operator
 
 import numpy as np
@@ -28,6 +29,8 @@ from tinygrad_seq.ops.movement import Cast, Cat, Permute, Reshape, Split
 from tinygrad_seq.ops.nn import Dropout, LogSoftmax, LogSoftmaxGrad, Softmax, SoftmaxGrad
 from tinygrad_seq.ops.reduce import Expand, LogSumExp, Max, Min, Sum, Var
 from tinygrad_seq.ops.rnn import GRUSequence, LSTMSequence, RNNSequence
+from tinygrad_seq.ops.activations import Gelu, GeluGrad
+from tinygrad_seq.ops.normalization import LayerNorm
 
 from strategies import (NONZERO, POSITIVE, SMOOTH, arrays, as_tuple, axes, broadcast_shapes,
                         broadcastable_to, grid, indices, ops_in_graph, reshape_targets,
@@ -241,6 +244,30 @@ def dropout_case(draw, dtype):
     return y, np.where(kept, x / dtype(1 - p), dtype(0)), [t]
 
 
+def gelu_case(grad):
+    def case(draw, dtype):
+        x = draw(arrays(shapes(), st.floats(-7, 7))).astype(dtype)
+        t = tracked(x, dtype)
+        x64 = x.astype(np.float64)
+        cdf = 0.5 * (1 + np.vectorize(math.erf, otypes=[np.float64])(x64 / math.sqrt(2)))
+        if grad:
+            want = cdf + x64 * np.exp(-x64 * x64 / 2) / math.sqrt(2 * math.pi)
+            return GeluGrad.apply(t), want.astype(dtype), [t]
+        return F.gelu(t), (x64 * cdf).astype(dtype), [t]
+    return case
+
+
+def layer_norm_case(draw, dtype):
+    shape = draw(shapes(1, 3, min_side=2))
+    n_axes = draw(st.integers(1, len(shape)))
+    x = draw(arrays(shape)).astype(dtype)
+    t = tracked(x, dtype)
+    axes = tuple(range(x.ndim - n_axes, x.ndim))
+    centred = x - x.mean(axis=axes, keepdims=True)
+    r = 1 / np.sqrt((centred ** 2).mean(axis=axes, keepdims=True) + dtype(1e-5))
+    return LayerNorm.apply(t, n_axes=n_axes, eps=1e-5), (centred * r, r), [t]
+
+
 FORWARD = {
     Neg: unary(operator.neg, np.negative),
     Exp: unary(lambda t: t.exp(), np.exp),
@@ -282,6 +309,9 @@ FORWARD = {
     SoftmaxGrad: softmax_grad_case(log=False),
     LogSoftmaxGrad: softmax_grad_case(log=True),
     Dropout: dropout_case,
+    Gelu: gelu_case(grad=False),
+    GeluGrad: gelu_case(grad=True),
+    LayerNorm: layer_norm_case,
     **{cls: rnn_forward_case(cls) for cls in (RNNSequence, GRUSequence, LSTMSequence)},
     Embedding: embedding_case,
 }

@@ -29,6 +29,8 @@ from tinygrad_seq.ops.movement import Cast, Cat, Permute, Reshape, Split
 from tinygrad_seq.ops.nn import Dropout, LogSoftmax, LogSoftmaxGrad, Softmax, SoftmaxGrad
 from tinygrad_seq.ops.reduce import Expand, LogSumExp, Max, Min, Sum, Var
 from tinygrad_seq.ops.rnn import GRUSequence, LSTMSequence, RNNSequence
+from tinygrad_seq.ops.activations import Gelu, GeluGrad
+from tinygrad_seq.ops.normalization import LayerNorm
 
 from strategies import (AWAY_FROM_ZERO, NONZERO, POSITIVE, SMOOTH, advanced_indices, arrays,
                         as_tuple, axes, broadcast_shapes, broadcastable_to, grid, indices,
@@ -374,6 +376,28 @@ def test_dropout_gradients(x, p, seed):
     check(Dropout, fn, leaf(x))
 
 
+@pytest.mark.parametrize("primitive, fn", [(Gelu, F.gelu), (GeluGrad, GeluGrad.apply)],
+                         ids=["Gelu", "GeluGrad"])
+@given(x=arrays(shapes(), st.floats(-7, 7)))       # every range of the erf approximation
+def test_gelu_gradients(primitive, fn, x):
+    check(primitive, fn, leaf(x))
+    if primitive is Gelu:
+        assert GeluGrad in ops_in_gradient(fn, leaf(x))
+
+
+@given(data=st.data())
+def test_layer_norm_gradients(data):
+    shape = data.draw(shapes(1, 3, min_side=2, max_size=12), label="shape")
+    n_axes = data.draw(st.integers(1, len(shape)), label="n_axes")
+    x = data.draw(arrays(shape, grid(0.5), unique=True), label="x")   # rows never constant
+    both = data.draw(st.booleans(), label="use the second output (1 / std) too")
+
+    def fn(t):
+        y, r = LayerNorm.apply(t, n_axes=n_axes, eps=1e-5)
+        return (y, r) if both else y
+    check(LayerNorm, fn, leaf(x))
+
+
 # ---------------------------------------------------------------- edge cases of rules
 
 def test_pow_scalar_zero_exponent_has_zero_gradient_at_zero():
@@ -448,6 +472,9 @@ PROPERTY_TESTS = {
     SoftmaxGrad: test_softmax_backward_primitives_directly,
     LogSoftmaxGrad: test_softmax_backward_primitives_directly,
     Dropout: test_dropout_gradients,
+    Gelu: test_gelu_gradients,
+    GeluGrad: test_gelu_gradients,
+    LayerNorm: test_layer_norm_gradients,
     **{cls: _rnn_sequence_gradients for cls in (RNNSequence, GRUSequence, LSTMSequence)},
     Embedding: _embedding_gradients,
 }

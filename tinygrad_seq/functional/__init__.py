@@ -8,3 +8,5 @@ from .activations import dropout, log_softmax, relu, sigmoid, softmax, tanh
 __all__ = ["sigmoid", "tanh", "relu", "softmax", "log_softmax", "dropout"]
 from .attention import scaled_dot_product_attention  # noqa: E402
 from .embedding import cosine_similarity, embedding, one_hot  # noqa: E402
+from .normalization import layer_norm  # noqa: E402
+from .gelu import gelu  # noqa: E402

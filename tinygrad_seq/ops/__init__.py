@@ -3,6 +3,7 @@ side by side, grouped by family. ``PRIMITIVES`` lists them all (the property tes
 it to make sure none is untested)."""
 from ..autograd import Node
 from . import elementwise, embedding, indexing, linalg, movement, nn, reduce
+from . import activations, normalization  # noqa: E402  (GELU; fused LayerNorm)
 from . import rnn  # noqa: F401,E402  fused recurrent layers (RNN, GRU, LSTM)
 
 

@@ -1,0 +1,32 @@
+"""Layer normalization (Ba et al., 2016), PyTorch's ``F.layer_norm``."""
+from ..autograd import Tensor
+from ..errors import ShapeError
+from ..ops.normalization import LayerNorm
+
+
+def _shape(normalized_shape):
+    if isinstance(normalized_shape, int):
+        return (normalized_shape,)
+    return tuple(int(n) for n in normalized_shape)
+
+
+def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """y = (x - mean) / sqrt(var + eps) * weight + bias, the mean and the (biased)
+    variance taken over the trailing axes ``normalized_shape``; ``weight`` and ``bias``
+    (optional) have that shape. The normalization is one fused primitive
+    (``ops/normalization.py``)."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"layer_norm: expected a Tensor, got {type(x).__name__}")
+    shape = _shape(normalized_shape)
+    if not shape or tuple(x.shape[x.ndim - len(shape):]) != shape or len(shape) > x.ndim:
+        raise ShapeError(f"layer_norm: input of shape {tuple(x.shape)} does not end with "
+                         f"normalized_shape {shape}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != shape:
+            raise ShapeError(f"layer_norm: {name} must have shape {shape}, got {tuple(t.shape)}")
+    y = LayerNorm.apply(x, n_axes=len(shape), eps=eps)[0]
+    if weight is not None:
+        y = y * weight
+    if bias is not None:
+        y = y + bias
+    return y

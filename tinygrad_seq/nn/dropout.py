@@ -1,0 +1,20 @@
+"""Dropout, torch.nn.Dropout: inverted dropout in training mode, the identity in eval."""
+from ..functional.activations import dropout
+from .module import Module
+
+
+class Dropout(Module):
+    """Zero each element with probability p and scale the others by 1 / (1 - p) while
+    training; the identity after ``eval()``. Draws from ``ts.manual_seed``'s generator."""
+
+    def __init__(self, p=0.5, inplace=False):
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
+        self.p, self.inplace = p, inplace
+
+    def forward(self, x):
+        return dropout(x, self.p, self.training)
+
+    def extra_repr(self):
+        return f"p={self.p}"
