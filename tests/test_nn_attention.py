@@ -16,6 +16,7 @@ import tinygrad_seq as ts
 import tinygrad_seq.functional as F
 from tinygrad_seq import nn
 
+pytestmark = pytest.mark.filterwarnings("ignore:Support for mismatched")   # torch's, on mixed masks
 RNG = np.random.default_rng(0)
 
 
