@@ -54,17 +54,18 @@ Importing PyTorch weights
     tinygrad_seq.nn uses torch.nn's parameter names and shapes, so a PyTorch state dict
     converts with one line, and ``load_state_dict`` checks every name and shape::
 
-        torch_model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(),
-                                          torch.nn.Linear(8, 2))
-        model = nn.Sequential(nn.Linear(4, 8), Tanh(), nn.Linear(8, 2))
+        torch_model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Linear(8, 2))
+        model = nn.Sequential(nn.Linear(4, 8), nn.Linear(8, 2))
         state = {k: v.detach().cpu().numpy() for k, v in torch_model.state_dict().items()}
         model.load_state_dict(state)      # float64 arrays are cast to the model's dtype
         ts.save(model.state_dict(), "model.tsz")   # no torch needed to load it again
 
     The other way, ``{k: torch.from_numpy(v.numpy()) for k, v in
-    model.state_dict().items()}`` loads into the torch model. A file written by
-    ``torch.save`` is a pickle; ``ts.load`` refuses it (convert it where torch is
-    installed, as above).
+    model.state_dict().items()}`` loads into the torch model. Keys carry the positions
+    of a Sequential's children, parameterless ones (activations) included: torch's
+    ``Sequential(Linear, Tanh, Linear)`` has "0.weight" and "2.weight", so the model
+    needs a module at position 1 as well. A file written by ``torch.save`` is a pickle;
+    ``ts.load`` refuses it (convert it where torch is installed, as above).
 """
 import ast
 import json
