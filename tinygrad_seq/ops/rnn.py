@@ -199,11 +199,14 @@ def _weight_grads(node, dA, x, h_prev, n_states):
 
 
 def _project_composed(x, w_ih, b_ih, b_hh, hh_bias=True):
+    """x_t W_ih^T + b_ih (+ b_hh) for every step, as a list of T (N, G*H) Tensors: one
+    matrix product for all steps, cut by one Split (whose backward is one Cat; indexing
+    step by step would scatter each step's gradient into a zero array of all steps)."""
     T, N, I = x.shape
-    xp = (x.reshape(T * N, I) @ w_ih.mT).reshape(T, N, w_ih.shape[0])
+    xp = x.reshape(T * N, I) @ w_ih.mT
     if b_ih is not None:
         xp = xp + (b_ih + b_hh if hh_bias else b_ih)
-    return xp
+    return xp.split(N, axis=0)
 
 
 def _mask_at(mask, t, like):
