@@ -284,6 +284,8 @@ def test_load_state_dict_from_torch_tensors_directly():
 
     model = nn.Sequential(nn.Linear(3, 4), Tanh(), nn.Linear(4, 2))
     model.load_state_dict(tmodel.state_dict())    # torch CPU tensors have __array__
+    with pytest.raises(ts.DTypeError, match=r"'0.weight'.*requires grad"):
+        model.load_state_dict(dict(tmodel.named_parameters()), strict=False)
     x = np.random.default_rng(1).standard_normal((5, 3)).astype(np.float32)
     np.testing.assert_allclose(model(ts.tensor(x)).numpy(),
                                tmodel(torch.from_numpy(x)).detach().numpy(), rtol=1e-5, atol=1e-6)

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 from .. import backend
 from ..autograd import Tensor, as_array, no_grad
-from ..errors import DTypeError, ShapeError, TinygradSeqError
+from ..errors import DeviceError, DTypeError, ShapeError, TinygradSeqError
 
 
 class Parameter(Tensor):
@@ -258,7 +258,10 @@ class Module:
             value = state_dict[key]
             try:
                 array = as_array(value, dtype=target.dtype, device=target.device)
-            except (TypeError, ValueError) as e:
+            except DeviceError:
+                raise
+            except (TypeError, ValueError, RuntimeError) as e:   # RuntimeError: a torch
+                # tensor that requires grad refuses __array__ (use .detach())
                 raise DTypeError(f"{where}: {key!r}: cannot use a {type(value).__name__} as "
                                  f"a {target.dtype} tensor ({e})") from e
             if tuple(array.shape) != tuple(target.shape):
