@@ -283,7 +283,8 @@ def test_multihead_attention_matches_torch(case):
     elif am == "causal":
         kw["attn_mask"] = np.triu(np.ones((L, S), dtype=bool), k=1)
     tq = torch.tensor(q, requires_grad=True)
-    tk, tv = (tq, tq) if not cross else (torch.tensor(k, requires_grad=True), torch.tensor(v, requires_grad=True))
+    tk, tv = (tq, tq) if not cross else (torch.tensor(k, requires_grad=True),
+                                         torch.tensor(v, requires_grad=True))
     oq = leaf(q)
     ok, ov = (oq, oq) if not cross else (leaf(k), leaf(v))
     tkw = {name: torch.tensor(val) for name, val in kw.items()}

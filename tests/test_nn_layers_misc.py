@@ -49,7 +49,8 @@ def test_layer_norm_parameters_and_options():
     plain = nn.LayerNorm((2, 3), elementwise_affine=False, eps=0.1)
     assert list(plain.parameters()) == [] and plain.weight is None
     x = RNG.standard_normal((4, 2, 3))
-    np.testing.assert_allclose(plain(ts.tensor(x)).numpy(), layer_norm_np(x, 2, eps=0.1), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(plain(ts.tensor(x)).numpy(), layer_norm_np(x, 2, eps=0.1),
+                               rtol=1e-6, atol=1e-6)
     with pytest.raises(ts.ShapeError, match=r"layer_norm: input of shape \(4, 2, 3\) does not end "
                                             r"with normalized_shape \(6,\)"):
         m(ts.tensor(x))

@@ -10,3 +10,4 @@ from .attention import scaled_dot_product_attention  # noqa: E402
 from .embedding import cosine_similarity, embedding, one_hot  # noqa: E402
 from .normalization import layer_norm  # noqa: E402
 from .gelu import gelu  # noqa: E402
+from .losses import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, mse_loss, nll_loss)  # noqa: E402,E501

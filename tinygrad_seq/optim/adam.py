@@ -1,0 +1,173 @@
+"""Adam and AdamW: PyTorch's update rules (bias correction, eps outside the square
+root, optional AMSGrad, maximize; AdamW's decoupled weight decay)."""
+import math
+
+from .. import backend
+from ..autograd import Tensor
+from .optimizer import Optimizer, check_sparse
+
+
+class Adam(Optimizer):
+    """For each parameter p with gradient g, at step t (PyTorch's ``torch.optim.Adam``):
+
+        g = -g if maximize
+        p = p * (1 - lr * weight_decay)           if decoupled (AdamW)
+        g = g + weight_decay * p                  if weight_decay != 0 and not decoupled
+        m = m + (1 - beta1) * (g - m)             (lerp, as PyTorch)
+        v = beta2 * v + (1 - beta2) * g * g
+        v_max = max(v_max, v)                     if amsgrad (then used instead of v)
+        denom = sqrt(v) / sqrt(1 - beta2^t) + eps
+        p = p - (lr / (1 - beta1^t)) * m / denom
+
+    State per parameter: ``step`` (a float32 0-d Tensor), ``exp_avg``, ``exp_avg_sq``,
+    ``max_exp_avg_sq`` (amsgrad). Row-sparse gradients are refused, as in PyTorch:
+    use ``optim.SparseAdam`` for them."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+                 amsgrad=False, *, maximize=False, decoupled_weight_decay=False):
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                        amsgrad=amsgrad, maximize=maximize,
+                        decoupled_weight_decay=decoupled_weight_decay)
+        self._check_group(defaults)
+        super().__init__(params, defaults)
+
+    def _check_group(self, group):
+        name = type(self).__name__
+        beta1, beta2 = group["betas"]
+        if not 0.0 <= group["lr"]:
+            raise ValueError(f"{name}: invalid learning rate {group['lr']} (must be >= 0)")
+        if not 0.0 <= group["eps"]:
+            raise ValueError(f"{name}: invalid eps {group['eps']} (must be >= 0)")
+        if not 0.0 <= beta1 < 1.0:
+            raise ValueError(f"{name}: invalid beta parameter at index 0: {beta1} (need 0 <= beta < 1)")
+        if not 0.0 <= beta2 < 1.0:
+            raise ValueError(f"{name}: invalid beta parameter at index 1: {beta2} (need 0 <= beta < 1)")
+        if not 0.0 <= group["weight_decay"]:
+            raise ValueError(f"{name}: invalid weight_decay {group['weight_decay']} (must be >= 0)")
+
+    def _update(self, group):
+        lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
+        beta1, beta2 = group["betas"]
+        amsgrad, maximize = group["amsgrad"], group["maximize"]
+        decoupled = group.get("decoupled_weight_decay", False)
+        for p in group["params"]:
+            g = p.grad
+            if g is None:
+                continue
+            check_sparse(p, g, type(self).__name__, "use optim.SparseAdam for row-sparse "
+                         "gradients (nn.Embedding(sparse=True)), or sparse=False")
+            mod = backend.array_module(p.data)
+            state = self._state(p)
+            if not state:
+                state["step"] = Tensor._make(mod.zeros((), dtype=backend.float32))
+                state["exp_avg"] = Tensor._make(mod.zeros_like(p.data))
+                state["exp_avg_sq"] = Tensor._make(mod.zeros_like(p.data))
+                if amsgrad:
+                    state["max_exp_avg_sq"] = Tensor._make(mod.zeros_like(p.data))
+            d = -g.data if maximize else g.data
+            state["step"].data += 1
+            step = float(state["step"].data)
+            if weight_decay != 0:
+                if decoupled:
+                    p.data *= 1 - lr * weight_decay
+                else:
+                    d = d + weight_decay * p.data
+            m, v = state["exp_avg"].data, state["exp_avg_sq"].data
+            weight = 1 - beta1                  # m.lerp_(d, weight), PyTorch's two branches
+            if weight < 0.5:
+                m += weight * (d - m)
+            else:
+                m[...] = d - (d - m) * (1 - weight)
+            v *= beta2
+            v += (1 - beta2) * d * d
+            bias_correction1 = 1 - beta1 ** step
+            bias_correction2_sqrt = (1 - beta2 ** step) ** 0.5
+            if amsgrad:
+                v_max = state["max_exp_avg_sq"].data
+                mod.maximum(v_max, v, out=v_max)
+                denom = mod.sqrt(v_max) / bias_correction2_sqrt + eps
+            else:
+                denom = mod.sqrt(v) / bias_correction2_sqrt + eps
+            p.data += (-(lr / bias_correction1) * m) / denom
+            for t in state.values():
+                t._version[0] += 1
+            self._write(p)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (p = p * (1 - lr * weight_decay) before the
+    Adam step), default weight_decay 0.01, as ``torch.optim.AdamW``."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
+                 amsgrad=False, *, maximize=False):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
+                         decoupled_weight_decay=True)
+
+    def load_state_dict(self, state_dict):
+        super().load_state_dict(state_dict)
+        for group in self.param_groups:
+            group["decoupled_weight_decay"] = True
+
+
+class SparseAdam(Optimizer):
+    """Lazy Adam for row-sparse gradients (``torch.optim.SparseAdam``): only the rows a
+    step touched have their moments and values updated; the bias correction uses the
+    parameter's step count (one per ``step()``), not the row's. For gradient g of rows
+    r (coalesced, negated if maximize):
+
+        m[r] = m[r] + (1 - beta1) * (g - m[r])
+        v[r] = v[r] + (1 - beta2) * (g^2 - v[r])
+        p[r] = p[r] - (lr * sqrt(1 - beta2^t) / (1 - beta1^t)) * m[r] / (sqrt(v[r]) + eps)
+
+    Dense gradients are refused (use Adam), as in PyTorch."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, *, maximize=False):
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, maximize=maximize)
+        self._check_group(defaults)
+        super().__init__(params, defaults)
+
+    def _check_group(self, group):
+        beta1, beta2 = group["betas"]
+        if not 0.0 < group["lr"]:
+            raise ValueError(f"SparseAdam: invalid learning rate {group['lr']} (must be > 0)")
+        if not 0.0 < group["eps"]:
+            raise ValueError(f"SparseAdam: invalid eps {group['eps']} (must be > 0)")
+        if not 0.0 <= beta1 < 1.0:
+            raise ValueError(f"SparseAdam: invalid beta parameter at index 0: {beta1}")
+        if not 0.0 <= beta2 < 1.0:
+            raise ValueError(f"SparseAdam: invalid beta parameter at index 1: {beta2}")
+
+    def _update(self, group):
+        lr, eps, maximize = group["lr"], group["eps"], group["maximize"]
+        beta1, beta2 = group["betas"]
+        for p in group["params"]:
+            g = p.grad
+            if g is None:
+                continue
+            if not getattr(g, "is_sparse", False):
+                raise RuntimeError(f"SparseAdam does not support dense gradients (a parameter of "
+                                   f"shape {tuple(p.shape)}), please consider Adam instead")
+            mod = backend.array_module(p.data)
+            state = self._state(p)
+            if not state:
+                state["step"] = Tensor._make(mod.zeros((), dtype=backend.float32))
+                state["exp_avg"] = Tensor._make(mod.zeros_like(p.data))
+                state["exp_avg_sq"] = Tensor._make(mod.zeros_like(p.data))
+            state["step"].data += 1
+            step = float(state["step"].data)
+            g = (-g if maximize else g).coalesce()
+            if g.nnz == 0:
+                continue
+            rows, values = g.indices, g.values
+            m, v = state["exp_avg"].data, state["exp_avg_sq"].data
+            old_m, old_v = m[rows], v[rows]
+            m_update = (values - old_m) * (1 - beta1)
+            m[rows] = old_m + m_update
+            v_update = (values * values - old_v) * (1 - beta2)
+            v[rows] = old_v + v_update
+            denom = mod.sqrt(v_update + old_v) + eps
+            step_size = lr * math.sqrt(1 - beta2 ** step) / (1 - beta1 ** step)
+            p.data[rows] += -step_size * ((m_update + old_m) / denom)
+            for t in state.values():
+                t._version[0] += 1
+            self._write(p)
