@@ -19,6 +19,7 @@ from .errors import (AutogradError, DeviceError, DTypeError, GradcheckError, Sha
 from .gradcheck import gradcheck, gradgradcheck
 from .tensor import cat, stack, where
 from . import functional, nn, viz  # noqa: E402  (after the Tensor API is attached)
+from . import optim, sparse  # noqa: E402
 from .io import SerializationError, load, save  # noqa: E402  (ts.save / ts.load, no pickle)
 
 bool = bool_  # noqa: A001  ts.bool as in PyTorch
