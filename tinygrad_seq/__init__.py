@@ -14,13 +14,13 @@ from .backend import (bool_, float16, float32, float64, get_default_dtype, int32
 from .creation import (arange, as_tensor, empty, eye, full, full_like, linspace, manual_seed,
                        ones, ones_like, rand, rand_like, randint, randn, randn_like, tensor,
                        zeros, zeros_like)
-from .errors import (AutogradError, DeviceError, DTypeError, GradcheckError, ShapeError,
-                     TinygradSeqError)
+from .errors import (AutogradError, DeviceError, DTypeError, GradcheckError,
+                     SerializationError, ShapeError, TinygradSeqError)
 from .gradcheck import gradcheck, gradgradcheck
 from .tensor import cat, stack, where
 from . import functional, nn, viz  # noqa: E402  (after the Tensor API is attached)
+from .io import load, save  # noqa: E402  (ts.save / ts.load, no pickle)
 from . import optim, sparse  # noqa: E402
-from .io import SerializationError, load, save  # noqa: E402  (ts.save / ts.load, no pickle)
 
 bool = bool_  # noqa: A001  ts.bool as in PyTorch
 concat = cat

@@ -23,5 +23,10 @@ class AutogradError(TinygradSeqError, RuntimeError):
     modified in place, backward from a non-scalar without a gradient, ..."""
 
 
+class SerializationError(TinygradSeqError, ValueError):
+    """A file that ts.load cannot read: not a tinygrad_seq save, truncated, corrupted,
+    or carrying something that would need pickle. The message names the file."""
+
+
 class GradcheckError(TinygradSeqError, RuntimeError):
     """Analytic and numeric gradients disagree (raised by gradcheck/gradgradcheck)."""

@@ -79,7 +79,7 @@ import zlib
 
 from . import backend
 from .autograd import Tensor
-from .errors import TinygradSeqError
+from .errors import SerializationError
 
 FORMAT = "tinygrad_seq"
 VERSION = 1
@@ -87,11 +87,6 @@ STRUCTURE = "tinygrad_seq.json"
 _MAGIC = b"\x93NUMPY"
 _KINDS = "biufc"                      # bool, signed/unsigned int, float, complex
 _DATE = (1980, 1, 1, 0, 0, 0)         # fixed timestamps: the same object, the same bytes
-
-
-class SerializationError(TinygradSeqError, ValueError):
-    """A file that ts.load cannot read: not a tinygrad_seq save, truncated, corrupted,
-    or carrying something that would need pickle. The message names the file."""
 
 
 # ---------------------------------------------------------------- saving
