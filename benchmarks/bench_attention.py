@@ -8,7 +8,8 @@ computes the gradients of in_proj_weight, in_proj_bias, out_proj.weight, out_pro
 Rows (ms per call, medians):
   tinygrad_seq nn.MultiheadAttention     need_weights=False (as the Transformer layers call it)
   NumPy floor                            numpy_attention.py: hand-written forward and
-                                         hand-derived backward (in-place softmax, views)
+                                         hand-derived backward (in-place softmax, views);
+                                         the loss as one np.vdot, its gradient R as is
   PyTorch nn.MultiheadAttention          need_weights=False: PyTorch's fused SDPA kernel
   PyTorch, need_weights=True             the explicit bmm + softmax path
 Columns: forward only (graph recorded), the training step (forward + backward, gradients
@@ -66,6 +67,8 @@ def numpy_runner(weights, x, R, H):
 
     def step():
         y, cache = numpy_attention.forward(x, w[0], w[1], w[2], w[3], H)
+        loss = np.vdot(y.reshape(-1), R.reshape(-1))       # the loss value; dloss/dy = R
+        assert np.isfinite(loss)
         return list(numpy_attention.backward(R, cache))
     return fwd, step
 
