@@ -199,3 +199,13 @@ def test_dropout_in_training_mode_only():
     assert not np.allclose(a, b)
     layer.eval()
     np.testing.assert_array_equal(layer(x).numpy(), layer(x).numpy())
+
+
+def test_encoder_layer_gradients_of_gradients():
+    ts.manual_seed(0)
+    layer = nn.TransformerEncoderLayer(4, 2, 6, dropout=0.0, activation="gelu", batch_first=True).double()
+    x = leaf(RNG.standard_normal((2, 3, 4)))
+    kpm = np.array([[False, False, True], [True, True, True]])   # batch 1: every key masked
+    assert ts.gradcheck(lambda x: layer(x, src_key_padding_mask=kpm), x)
+    assert ts.gradgradcheck(lambda x: layer(x, src_key_padding_mask=kpm), x)
+    assert ts.gradgradcheck(lambda x: layer(x, is_causal=True), x)
