@@ -293,7 +293,7 @@ class Tensor:
         self.register_hook(keep)
 
     def __repr__(self):
-        body = repr(backend.to_numpy(self.data))
+        body = backend.format_array(self.data)
         body = body[body.index("(") + 1: body.rindex(")")] if body.startswith("array(") else body
         if ", dtype=" in body:
             body = body[:body.rindex(", dtype=")]

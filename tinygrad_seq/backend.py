@@ -126,6 +126,12 @@ def host_array(data):
     return numpy.asarray(data)
 
 
+def format_array(a):
+    """NumPy's repr of the values with 4 decimals (as PyTorch prints tensors)."""
+    with numpy.printoptions(precision=4):
+        return repr(to_numpy(a))
+
+
 def to_numpy(a):
     """A new host NumPy array with the values of `a` (always a copy)."""
     if _cupy is not None and isinstance(a, _cupy.ndarray):

@@ -540,16 +540,21 @@ def _copy(self, src):
     return self
 
 
+def _random_dtype(dtype):
+    """Generators draw float32 or float64; other float dtypes (float16) are cast."""
+    return dtype if dtype in (backend.float32, backend.float64) else backend.float32
+
+
 def _uniform(self, low=0.0, high=1.0):
     gen = backend.generator(self.device)
-    return _copy(self, Tensor._make((gen.random(self.shape, dtype=self.dtype) * (high - low) + low)
-                                    .astype(self.dtype, copy=False)))
+    draw = gen.random(self.shape, dtype=_random_dtype(self.dtype))
+    return _copy(self, Tensor._make((draw * (high - low) + low).astype(self.dtype, copy=False)))
 
 
 def _normal(self, mean=0.0, std=1.0):
     gen = backend.generator(self.device)
-    return _copy(self, Tensor._make((gen.standard_normal(self.shape, dtype=self.dtype) * std + mean)
-                                    .astype(self.dtype, copy=False)))
+    draw = gen.standard_normal(self.shape, dtype=_random_dtype(self.dtype))
+    return _copy(self, Tensor._make((draw * std + mean).astype(self.dtype, copy=False)))
 
 
 Tensor.fill_ = _fill
