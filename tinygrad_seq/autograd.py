@@ -418,12 +418,25 @@ class Node:
                 _share_version(inputs[0], outs)
             return outs
         node.inputs = inputs
-        # the nodes that made the inputs, as they are now: an in-place op later gives a
-        # tensor a new history, which must not reroute this node's gradients
-        node.parents = tuple([t._ctx for t in inputs])
-        node.needs_input_grad = tuple([t.requires_grad for t in inputs])
-        if cls.reads_inputs:
-            node.input_versions = tuple([t._version[0] for t in inputs])
+        # parents: the nodes that made the inputs, as they are now (an in-place op later
+        # gives a tensor a new history, which must not reroute this node's gradients).
+        # Tuple displays for one and two inputs: this runs for every recorded op.
+        if len(inputs) == 2:
+            a, b = inputs
+            node.parents = (a._ctx, b._ctx)
+            node.needs_input_grad = (a.requires_grad, b.requires_grad)
+            if cls.reads_inputs:
+                node.input_versions = (a._version[0], b._version[0])
+        elif len(inputs) == 1:
+            a = inputs[0]
+            node.parents, node.needs_input_grad = (a._ctx,), (True,)
+            if cls.reads_inputs:
+                node.input_versions = (a._version[0],)
+        else:
+            node.parents = tuple([t._ctx for t in inputs])
+            node.needs_input_grad = tuple([t.requires_grad for t in inputs])
+            if cls.reads_inputs:
+                node.input_versions = tuple([t._version[0] for t in inputs])
         if _state.anomaly:
             node.trace = traceback.format_stack()[:-2]
         if multi:
@@ -755,7 +768,8 @@ def run_backward(roots, gradients, retain_graph, create_graph, capture=None):
                 old = slot[t._index]
                 slot[t._index] = g if old is None else old + g
             if not retain_graph:
-                node.release()
+                node.__dict__.clear()    # node.release(), inlined
+                node.released = True
 
         for leaf, g in leaf_grads.values():
             # g may be a row-sparse gradient (sparse.RowSparseGrad, from an embedding

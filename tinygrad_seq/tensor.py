@@ -65,6 +65,8 @@ def _operand(x, like, op):
 
 def _binary(cls, op):
     def forward(self, other):
+        if type(other) is Tensor and backend._cupy is None:   # the common case, inlined
+            return cls.apply(self, other)
         return cls.apply(self, _operand(other, self, op))
 
     def reflected(self, other):
