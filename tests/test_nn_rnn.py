@@ -551,6 +551,14 @@ def test_default_dtype_and_state_dtype_follow_the_parameters():
     m64 = nn.LSTM(3, 4, dtype=F64)
     out, (h, c) = m64(ts.randn(5, 2, 3).double())
     assert out.dtype == h.dtype == c.dtype == np.float64
+    # a float64 input to float32 weights computes in float64 (NumPy's promotion); each
+    # weight's gradient keeps the weight's dtype
+    for fused in (True, False):
+        m32 = nn.LSTM(3, 4, fused=fused)
+        out, (h, c) = m32(ts.randn(5, 2, 3).double())
+        assert out.dtype == h.dtype == np.float64
+        out.sum().backward()
+        assert all(p.grad.dtype == np.float32 for p in m32.parameters())
 
 
 # ---------------------------------------------------------------- the benchmark's NumPy floor

@@ -69,6 +69,11 @@ def check_shapes(op, x, states, w_ih, w_hh, biases, gates, mask):
     return T, N, I, H
 
 
+def _dtype(*arrays):
+    """The dtype of the computation: NumPy's promotion of the operands' dtypes."""
+    return backend.result_type(*[a.dtype for a in arrays])
+
+
 def time_steps(T, reverse):
     """The steps in the order the forward takes them: (t, slot of the previous state,
     slot of the new state) in a (T+1)-slot state buffer whose first slot (last in
@@ -142,10 +147,15 @@ class _Rows:
             row = call(Cat, *parts, axis=1) if len(parts) > 1 else parts[0]
             self.rows[t] = row
             return row
-        row, start = self.buffer[t], 0
+        row = self.buffer[t]
+        if len(parts) == 1:
+            row[...] = parts[0]
+            return row
+        start = 0
         for p in parts:
-            row[:, start:start + p.shape[1]] = p
-            start += p.shape[1]
+            stop = start + p.shape[1]
+            row[:, start:stop] = p
+            start = stop
         return row
 
     def result(self):
@@ -186,14 +196,16 @@ def _input_grads(node, grads):
 
 def _weight_grads(node, dA, x, h_prev, n_states):
     """dX = dA W_ih, dW_ih = dA^T X, dW_hh = dA^T H_prev, db = sum dA: the products over
-    all steps at once (dA (T, N, G*H), H_prev (T, N, H))."""
+    all steps at once (dA (T, N, G*H), H_prev (T, N, H); h_prev None: no dW_hh)."""
     T, N, I = x.shape
     w_ih = node.saved_inputs()[n_states + 1]
     A2 = dA.reshape((T * N, dA.shape[2]))
     need = node.needs_input_grad
     dx = (A2 @ w_ih).reshape(tuple(x.shape)) if need[0] else None
     dw_ih = A2.T @ x.reshape((T * N, I)) if need[n_states + 1] else None
-    dw_hh = A2.T @ h_prev.reshape((T * N, h_prev.shape[2])) if need[n_states + 2] else None
+    dw_hh = None
+    if h_prev is not None and need[n_states + 2]:
+        dw_hh = A2.T @ h_prev.reshape((T * N, h_prev.shape[2]))
     db = A2.sum(axis=0) if any(need[n_states + 3:]) else None
     return dx, dw_ih, dw_hh, db
 
@@ -259,7 +271,7 @@ class RNNSequence(Node):
         mod = backend.array_module(x)
         x = backend.float_array(x, "rnn")
         T, N, I, H = check_shapes("rnn", x, (h0,), w_ih, w_hh, biases, 1, mask)
-        dtype = backend.result_type(x, h0, w_ih, w_hh, *biases)
+        dtype = _dtype(x, h0, w_ih, w_hh, *biases)
         self.mask, self.reverse, self.nonlinearity, self.dtype = mask, reverse, nonlinearity, dtype
         A = _project(x, w_ih, biases, dtype)
         S = _state_buffer(mod, T, N, H, dtype, h0, reverse)
@@ -377,7 +389,7 @@ class GRUSequence(Node):
         mod = backend.array_module(x)
         x = backend.float_array(x, "gru")
         T, N, I, H = check_shapes("gru", x, (h0,), w_ih, w_hh, biases, 3, mask)
-        dtype = backend.result_type(x, h0, w_ih, w_hh, *biases)
+        dtype = _dtype(x, h0, w_ih, w_hh, *biases)
         self.mask, self.reverse, self.reset_after, self.dtype = mask, reverse, reset_after, dtype
         A = _project(x, w_ih, biases, dtype, slice(0, 2 * H) if reset_after else None)
         S = _state_buffer(mod, T, N, H, dtype, h0, reverse)
@@ -391,9 +403,10 @@ class GRUSequence(Node):
                 hh = h @ w_hh.T
                 a[:, :2 * H] += hh[:, :2 * H]
                 _sigmoid_(a[:, :2 * H], mod)
-                u[...] = hh[:, 2 * H:]
-                if b_n is not None:
-                    u += b_n
+                if b_n is None:
+                    u[...] = hh[:, 2 * H:]
+                else:
+                    mod.add(hh[:, 2 * H:], b_n, out=u)
                 a[:, 2 * H:] += a[:, :H] * u
             else:
                 a[:, :2 * H] += h @ w_rz_t
@@ -451,7 +464,7 @@ class GRUSequence(Node):
                 d_prev = d * z + du * r + row[:, :2 * H] @ w_rz
             d_h = d_prev if m_all is None else d_prev + d_h * keep_all[t]
         dA = rows.result()
-        dx, dw_ih, _, db = _weight_grads(self, dA, x, h_prev_all, 1)
+        dx, dw_ih, _, db = _weight_grads(self, dA, x, None, 1)   # dW_hh below, by parts
         A2 = dA.reshape((T * N, 3 * H))
         Hp = h_prev_all.reshape((T * N, H))
         dw_hh = db_hh = None
@@ -516,7 +529,7 @@ class LSTMSequence(Node):
         mod = backend.array_module(x)
         x = backend.float_array(x, "lstm")
         T, N, I, H = check_shapes("lstm", x, (h0, c0), w_ih, w_hh, biases, 4, mask)
-        dtype = backend.result_type(x, h0, c0, w_ih, w_hh, *biases)
+        dtype = _dtype(x, h0, c0, w_ih, w_hh, *biases)
         self.mask, self.reverse, self.dtype = mask, reverse, dtype
         A = _project(x, w_ih, biases, dtype)
         S = _state_buffer(mod, T, N, H, dtype, h0, reverse)
