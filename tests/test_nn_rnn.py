@@ -516,6 +516,9 @@ def test_errors_name_the_module_and_what_it_got():
         m(ts.zeros(5, 2, 7))
     with pytest.raises(ts.ShapeError, match="LSTM: expected a 3-D"):
         m(ts.zeros(5))
+    for fused in (True, False):
+        with pytest.raises(ts.ShapeError, match=r"LSTM: the input has no time steps \(shape \(0, 2, 3\)\)"):
+            nn.LSTM(3, 4, fused=fused)(ts.zeros(0, 2, 3))
     with pytest.raises(ts.ShapeError, match=r"LSTM: expected an initial state of shape \(1, 2, 4\)"):
         m(ts.zeros(5, 2, 3), (ts.zeros(1, 3, 4), ts.zeros(1, 2, 4)))
     with pytest.raises(TypeError, match="LSTM: hx must be a tuple"):

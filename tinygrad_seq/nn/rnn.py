@@ -270,7 +270,7 @@ class RNNBase(Module):
         for p in self.parameters():
             init.uniform_(p, -bound, bound)
 
-    def _check_input(self, input, hx):
+    def _check_input(self, input):
         name = type(self).__name__
         x = _as_input(input, name)
         if x.ndim not in (2, 3):
@@ -279,11 +279,13 @@ class RNNBase(Module):
         if x.shape[-1] != self.input_size:
             raise ShapeError(f"{name}: expected input with {self.input_size} features (last "
                              f"dim), got shape {tuple(x.shape)}")
+        if x.shape[1 if x.ndim == 3 and self.batch_first else 0] == 0:
+            raise ShapeError(f"{name}: the input has no time steps (shape {tuple(x.shape)})")
         return x
 
     def forward(self, input, hx=None, *, lengths=None):
         name = type(self).__name__
-        x = self._check_input(input, hx)
+        x = self._check_input(input)
         batched = x.ndim == 3
         D, L, H = (2 if self.bidirectional else 1), self.num_layers, self.hidden_size
         if not batched:
