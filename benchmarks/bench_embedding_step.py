@@ -10,13 +10,15 @@ Rows of the table (ms per call, medians):
   tinygrad_seq, update w -= lr * w.grad     dense gradient (V, D) from the scatter-add,
                                             update ``with ts.no_grad(): w -= lr * w.grad``
   tinygrad_seq, update on w.data            the same, update ``w.data -= lr * w.grad.data``
+  tinygrad_seq nn.Embedding + optim.SGD     the module and the optimizer, dense gradient
+  tinygrad_seq nn.Embedding(sparse=True)    row-sparse gradient (sparse.RowSparseGrad) +
+                                            optim.SGD, which updates the touched rows only
   PyTorch dense                             F.embedding + torch.optim.SGD, dense grad
   PyTorch nn.Embedding(sparse=True)         sparse gradient + torch.optim.SGD
   NumPy floor, dense                        scatter_add_rows into (V, D), w -= lr * g
   NumPy floor, sparse                       np.subtract.at(w, idx, lr * g_rows) (flat)
 Columns: forward only (graph recorded), forward+backward, the full step (forward,
-backward, update, grad reset to None). tinygrad_seq's gradient is dense (V, D): a sparse
-gradient is future work; this measures what it costs now.
+backward, update, grad reset to None).
 
 Run:  python benchmarks/bench_embedding_step.py [--repeats 7] [--quick] [--loss proj|sum|both]
 With TINYGRAD_SEQ_DEVICE=cuda tinygrad_seq runs on the GPU (timed after a device
@@ -30,7 +32,7 @@ import numpy as np
 
 from _common import DEVICE, load_line, machine_line, measure_many, sync, table, torch, torch_sync
 import tinygrad_seq as ts
-from tinygrad_seq import backend
+from tinygrad_seq import backend, nn, optim
 
 
 def ts_runner(w0, idx, R, lr, loss, update):
@@ -56,6 +58,28 @@ def ts_runner(w0, idx, R, lr, loss, update):
             w.data -= lr * w.grad.data
         w.grad = None
     return w, {"fwd": fwd, "fwd+bwd": fwd_bwd, "step": step}
+
+
+def ts_module_runner(w0, idx, R, lr, loss, sparse):
+    """nn.Embedding (dense or sparse gradient) trained by optim.SGD."""
+    emb = nn.Embedding.from_pretrained(ts.tensor(w0), freeze=False, sparse=sparse)
+    opt = optim.SGD(emb.parameters(), lr=lr)
+    idx_t = ts.tensor(idx)
+    R_t = ts.tensor(R)
+
+    def fwd():
+        e = emb(idx_t)
+        return (e * R_t).sum() if loss == "proj" else e.sum()
+
+    def fwd_bwd():
+        opt.zero_grad()
+        fwd().backward()
+
+    def step():
+        fwd_bwd()
+        opt.step()
+        opt.zero_grad()
+    return emb.weight, {"fwd": fwd, "fwd+bwd": fwd_bwd, "step": step}
 
 
 def torch_runner(w0, idx, R, lr, loss, sparse, device):
@@ -103,6 +127,10 @@ def run(loss, args, w0, idx, R):
     for update, label in (("tensor", "tinygrad_seq, update w -= lr * w.grad"),
                           ("data", "tinygrad_seq, update on w.data")):
         ts_w[label], runners[label] = ts_runner(w0, idx, R, lr, loss, update)
+        syncs[label] = sync
+    for sparse, label in ((False, "tinygrad_seq nn.Embedding + optim.SGD"),
+                          (True, "tinygrad_seq nn.Embedding(sparse=True) + optim.SGD")):
+        ts_w[label], runners[label] = ts_module_runner(w0, idx, R, lr, loss, sparse)
         syncs[label] = sync
     torch_w = {}
     if torch is not None:

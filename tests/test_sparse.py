@@ -124,3 +124,25 @@ def test_scaling_negation_zeroing_and_add_to():
     np.testing.assert_array_equal(c.values, np.ones((3, 2)))
     g.zero_()
     assert g.nnz == 0 and g.is_coalesced() and not g.to_dense().numpy().any()
+
+
+@given(case=row_sparse(), chunk_rows=st.integers(1, 4), alpha=st.sampled_from([1.0, -0.1, 2.5]),
+       coalesced=st.booleans(), table_dtype=st.sampled_from([np.float64, np.float32]))
+def test_add_to_equals_add_at_for_any_chunking_and_repeats(case, chunk_rows, alpha, coalesced, table_dtype):
+    """The chunked update (repeats within and across chunks, float64 values into a
+    float32 table) gives what np.add.at gives."""
+    import tinygrad_seq.sparse as sparse_module
+    g, idx, values = case
+    if coalesced:
+        g = g.coalesce()
+    table = np.random.default_rng(7).standard_normal(g.shape).astype(table_dtype)
+    want = table.astype(np.float64)
+    np.add.at(want, idx, alpha * values)
+    saved = sparse_module._CHUNK
+    sparse_module._CHUNK = chunk_rows * g.shape[1] * table.itemsize
+    try:
+        out = g.add_to_(table, alpha=alpha)
+    finally:
+        sparse_module._CHUNK = saved
+    assert out is table and table.dtype == table_dtype
+    np.testing.assert_allclose(table, want, rtol=1e-6 if table_dtype == np.float32 else 1e-12, atol=1e-6)

@@ -26,6 +26,27 @@ from .autograd import Tensor
 from .errors import DeviceError, DTypeError, ShapeError
 
 
+_SCRATCH = {}      # (slot, dtype, array module) -> a flat buffer reused by add_to_
+_CHUNK = 1 << 20      # bytes of table rows that add_to_ updates at a time (stays in cache)
+
+
+def _scratch(slot, size, dtype, mod):
+    """A reusable flat buffer of at least `size` elements (never handed out to users)."""
+    key = (slot, dtype, mod.__name__)
+    buf = _SCRATCH.get(key)
+    if buf is None or buf.size < size:
+        buf = _SCRATCH[key] = mod.empty(max(size, 1), dtype=dtype)
+    return buf[:size]
+
+
+def _take_rows(table, rows, out):
+    """out[...] = table[rows] (rows along axis 0) without a temporary array."""
+    if backend.device_of(table) == "cpu":     # mode="wrap": NumPy buffers `out` for mode="raise"
+        backend.array_module(table).take(table, rows, axis=0, out=out, mode="wrap")
+    else:
+        out[...] = table[rows]
+
+
 def _flat_rows(index, width):
     """Flat element positions of rows `index` in a C-ordered (rows, width) array."""
     mod = backend.array_module(index)
@@ -127,10 +148,60 @@ class RowSparseGrad:
 
     # ---- arithmetic: what accumulation, optimizers and clipping need
     def add_to_(self, array, alpha=1.0):
-        """array[rows] += alpha * values in place (repeats add up); returns `array`."""
-        g = self.coalesce()
-        if g.nnz:
-            array[g.indices] += g.values if alpha == 1.0 else alpha * g.values
+        """array[rows] += alpha * values in place (repeats add up, in stored order, as
+        PyTorch's index_add_); returns `array`.
+
+        The optimizer's hot path (``SGD`` on an embedding table). NumPy has no fused
+        row scatter-add (``np.add.at`` on rows is ~10x slower), and ``table[rows] +=``
+        reads the rows from memory, then writes them back in a second random pass. So
+        the first occurrence of each row is updated in chunks of ~1 MB (gather, add,
+        scatter) while the chunk is still in cache, through scratch buffers that live
+        between calls (a fresh 5 MB temporary costs as much in page faults as the
+        update itself); the few repeated rows are then added with ``add_at``. On the
+        GPU it is one atomic scatter-add."""
+        n = self.nnz
+        if n == 0:
+            return array
+        mod = backend.array_module(self.values)
+        idx = self.indices
+        width = self.values[0].size if self.values.ndim > 1 else 1
+        values = self.values.reshape(n, width)
+        table = array.reshape(array.shape[0], width)
+        if backend.device_of(array) != "cpu":
+            backend.add_at(table, idx, values * alpha)
+            return array
+        firsts, again = slice(None), None
+        if not self._coalesced:
+            order = mod.argsort(idx, kind="stable")
+            ordered = idx[order]
+            first = mod.empty(n, dtype=backend.bool_)
+            first[0] = True
+            mod.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+            if not bool(first.all()):
+                is_first = mod.zeros(n, dtype=backend.bool_)
+                is_first[order[first]] = True
+                firsts, again = mod.flatnonzero(is_first), order[~first]
+        positions = mod.arange(n) if isinstance(firsts, slice) else firsts
+        step = max(1, _CHUNK // (width * table.itemsize))
+        current = _scratch(0, min(step, n) * width, table.dtype, mod)
+        update = _scratch(1, min(step, n) * width, table.dtype, mod)
+        for start in range(0, positions.shape[0], step):
+            pos = positions[start:start + step]
+            k = pos.shape[0]
+            cur, upd = current[:k * width].reshape(k, width), update[:k * width].reshape(k, width)
+            rows = idx[pos]
+            _take_rows(table, rows, cur)
+            if isinstance(firsts, slice):
+                mod.multiply(values[start:start + k], alpha, out=upd, casting="same_kind")
+            else:
+                _take_rows(values, pos, upd) if values.dtype == table.dtype else \
+                    upd.__setitem__(Ellipsis, values[pos])
+                upd *= alpha
+            cur += upd
+            table[rows] = cur
+        if again is not None:          # the repeats, added after their first occurrence
+            backend.add_at(table.reshape(-1), _flat_rows(idx[again], width),
+                           (values[again] * alpha).astype(table.dtype, copy=False).reshape(-1))
         return array
 
     def __add__(self, other):
