@@ -314,3 +314,11 @@ def test_cosine_similarity_errors():
         F.cosine_similarity(ts.zeros(2, 3), ts.zeros(2, 3), axis=2)
     with pytest.raises(TypeError):
         F.cosine_similarity(np.zeros(3), ts.zeros(3))
+
+
+def test_sparse_gradient_is_dense_under_detect_anomaly():
+    w = ts.tensor(np.ones((4, 2)), requires_grad=True)
+    with ts.detect_anomaly():
+        F.embedding([1, 1], w, sparse=True).sum().backward()
+    assert isinstance(w.grad, ts.Tensor)
+    np.testing.assert_array_equal(w.grad.numpy()[1], [2, 2])

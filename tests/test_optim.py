@@ -581,3 +581,23 @@ def test_a_small_model_trains_with_adam_clipping_and_a_schedule():
         sched.step()
     accuracy = (model(ts.tensor(x)).argmax(axis=1).numpy() == y).mean()
     assert loss.item() < 0.2 and accuracy > 0.95
+
+
+def test_optimizer_state_dict_survives_ts_save_and_load(tmp_path):
+    params = [ts.tensor(a, requires_grad=True) for a in initial(np.float64)]
+    opt = optim.AdamW(params, lr=0.01, amsgrad=True)
+    for _ in range(2):
+        opt.zero_grad()
+        loss_ts(params).backward()
+        opt.step()
+    ts.save(opt.state_dict(), str(tmp_path / "opt.npz"))
+    clone = [ts.tensor(p.numpy(), requires_grad=True) for p in params]
+    opt2 = optim.AdamW(clone)
+    opt2.load_state_dict(ts.load(str(tmp_path / "opt.npz")))
+    assert opt2.param_groups[0]["betas"] == (0.9, 0.999) and opt2.param_groups[0]["amsgrad"]
+    for o, ps in ((opt, params), (opt2, clone)):
+        o.zero_grad()
+        loss_ts(ps).backward()
+        o.step()
+    for p, q in zip(params, clone):
+        np.testing.assert_array_equal(p.numpy(), q.numpy())

@@ -146,3 +146,15 @@ def test_add_to_equals_add_at_for_any_chunking_and_repeats(case, chunk_rows, alp
         sparse_module._CHUNK = saved
     assert out is table and table.dtype == table_dtype
     np.testing.assert_allclose(table, want, rtol=1e-6 if table_dtype == np.float32 else 1e-12, atol=1e-6)
+
+
+def test_add_to_writes_through_views_of_any_layout():
+    g = RowSparseGrad(np.array([0, 2, 0]), np.arange(6.0).reshape(3, 2), (3, 2))
+    base = np.zeros((2, 3))
+    g.add_to_(base.T, alpha=2.0)                  # a transposed (non-contiguous) 2-D view
+    np.testing.assert_array_equal(base.T, [[8, 12], [0, 0], [4, 6]])
+    g3 = RowSparseGrad(np.array([1, 1]), np.ones((2, 2, 2)), (3, 2, 2))
+    big = np.zeros((2, 2, 3)).transpose(2, 0, 1)  # (3, 2, 2), not contiguous
+    g3.add_to_(big)
+    np.testing.assert_array_equal(big[1], np.full((2, 2), 2.0))
+    assert not big[0].any() and not big[2].any()

@@ -166,10 +166,11 @@ class RowSparseGrad:
         idx = self.indices
         width = self.values[0].size if self.values.ndim > 1 else 1
         values = self.values.reshape(n, width)
-        table = array.reshape(array.shape[0], width)
-        if backend.device_of(array) != "cpu":
-            backend.add_at(table, idx, values * alpha)
+        if backend.device_of(array) != "cpu" or (array.ndim > 2 and not array.flags.c_contiguous):
+            update = (self.values * alpha).astype(array.dtype, copy=False)
+            backend.add_at(array, idx, update)          # atomic on the GPU; rows of a view
             return array
+        table = array if array.ndim == 2 else array.reshape(array.shape[0], width)
         firsts, again = slice(None), None
         if not self._coalesced:
             order = mod.argsort(idx, kind="stable")
@@ -194,14 +195,19 @@ class RowSparseGrad:
             if isinstance(firsts, slice):
                 mod.multiply(values[start:start + k], alpha, out=upd, casting="same_kind")
             else:
-                _take_rows(values, pos, upd) if values.dtype == table.dtype else \
-                    upd.__setitem__(Ellipsis, values[pos])
+                if values.dtype == table.dtype:
+                    _take_rows(values, pos, upd)
+                else:
+                    upd[...] = values[pos]
                 upd *= alpha
             cur += upd
             table[rows] = cur
         if again is not None:          # the repeats, added after their first occurrence
-            backend.add_at(table.reshape(-1), _flat_rows(idx[again], width),
-                           (values[again] * alpha).astype(table.dtype, copy=False).reshape(-1))
+            repeats = (values[again] * alpha).astype(table.dtype, copy=False)
+            if table.flags.c_contiguous:
+                backend.add_at(table.reshape(-1), _flat_rows(idx[again], width), repeats.reshape(-1))
+            else:
+                backend.add_at(table, idx[again], repeats)
         return array
 
     def __add__(self, other):
