@@ -20,7 +20,7 @@ import copy
 from .. import backend
 from ..functional.activations import relu
 from ..functional.attention import causal_bias
-from ..functional.gelu import gelu
+from ..functional.activations import gelu
 from .attention import MultiheadAttention
 from .containers import ModuleList
 from .dropout import Dropout

@@ -2,12 +2,13 @@
 side by side, grouped by family. ``PRIMITIVES`` lists them all (the property tests walk
 it to make sure none is untested)."""
 from ..autograd import Node
-from . import elementwise, embedding, indexing, linalg, movement, nn, reduce
-from . import activations, normalization  # noqa: E402  (GELU; fused LayerNorm)
-from . import rnn  # noqa: F401,E402  fused recurrent layers (RNN, GRU, LSTM)
+from . import (activations, elementwise, embedding, indexing, linalg, movement, nn,  # noqa: F401
+               normalization, reduce, rnn)
 
 
-def _primitives():
+def primitives():
+    """Every primitive defined in ops/ (found by walking Node's subclasses, so a new
+    module only needs importing above)."""
     found, stack = [], list(Node.__subclasses__())
     while stack:
         cls = stack.pop()
@@ -17,4 +18,4 @@ def _primitives():
     return sorted(found, key=lambda c: (c.__module__, c.__name__))
 
 
-PRIMITIVES = _primitives()
+PRIMITIVES = primitives()

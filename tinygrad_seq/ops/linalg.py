@@ -53,8 +53,12 @@ class MatMul(Node):
             if a.ndim == 1:
                 da = da.reshape(a.shape)
         if self.needs_input_grad[1]:
-            db = _swap_last(a2) @ g2
-            db = grad_like(db, b2)
+            if b2.ndim == 2 and a2.ndim > 2:
+                # rows in batches against one matrix (a Linear layer on (N, T, in)): one
+                # 2-D product over all rows, not a batched product summed afterwards
+                db = _swap_last(a2.reshape((-1, a2.shape[-1]))) @ g2.reshape((-1, g2.shape[-1]))
+            else:
+                db = grad_like(_swap_last(a2) @ g2, b2)
             if b.ndim == 1:
                 db = db.reshape(b.shape)
         return da, db
