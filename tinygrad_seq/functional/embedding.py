@@ -2,7 +2,7 @@
 from .. import backend
 from ..autograd import Tensor, as_array
 from ..errors import DeviceError, DTypeError, ShapeError
-from ..ops.embedding import Embedding, EmbeddingIndexError
+from ..ops.embedding import Embedding, IndexRangeError
 from ..tensor import _pick, float_tensor
 
 
@@ -31,7 +31,7 @@ def padding_index(padding_idx, num_embeddings, op):
     if isinstance(padding_idx, bool) or not isinstance(padding_idx, int):
         raise TypeError(f"{op}: padding_idx must be an int or None, got {padding_idx!r}")
     if not -num_embeddings <= padding_idx < num_embeddings:
-        raise EmbeddingIndexError(f"{op}: padding_idx {padding_idx} is out of range for "
+        raise IndexRangeError(f"{op}: padding_idx {padding_idx} is out of range for "
                                   f"{num_embeddings} embeddings (allowed: {-num_embeddings} "
                                   f"to {num_embeddings - 1})")
     return padding_idx % num_embeddings
@@ -74,9 +74,9 @@ def one_hot(tensor, num_classes=-1):
     if idx.size:
         lo, hi = int(idx.min()), int(idx.max())
         if lo < 0:
-            raise EmbeddingIndexError(f"one_hot: class values must be non-negative, got {lo}")
+            raise IndexRangeError(f"one_hot: class values must be non-negative, got {lo}")
         if hi >= num_classes:
-            raise EmbeddingIndexError(f"one_hot: class value {hi} is not smaller than "
+            raise IndexRangeError(f"one_hot: class value {hi} is not smaller than "
                                       f"num_classes {num_classes}")
     out = mod.zeros((idx.size, num_classes), dtype=backend.int64)
     if idx.size:

@@ -19,7 +19,7 @@ All are differentiable twice (gradgradcheck), in the input and in a float target
 from .. import backend
 from ..autograd import Function, Tensor, as_array
 from ..errors import DTypeError, ShapeError
-from ..ops.embedding import EmbeddingIndexError
+from ..ops.embedding import IndexRangeError
 from ..tensor import float_tensor, stack
 from .activations import log_softmax
 
@@ -214,7 +214,7 @@ def _class_targets(target, input, axis, ignore_index, op):
     if safe.size:
         lo, hi = int(safe.min()), int(safe.max())
         if lo < 0 or hi >= n_classes:
-            raise EmbeddingIndexError(f"{op}: target {lo if lo < 0 else hi} is out of bounds for "
+            raise IndexRangeError(f"{op}: target {lo if lo < 0 else hi} is out of bounds for "
                                       f"{n_classes} classes (and is not ignore_index={ignore_index})")
     return safe, valid
 

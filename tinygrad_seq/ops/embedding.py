@@ -6,9 +6,9 @@ from ..sparse import RowSparseGrad
 from .indexing import IndexAdd
 
 
-class EmbeddingIndexError(ShapeError, IndexError):
-    """An index outside the table: a ShapeError (the project's error) that is also an
-    IndexError (what PyTorch raises for the same mistake)."""
+class IndexRangeError(ShapeError, IndexError):
+    """An index out of range (an embedding row, a class, a padding_idx): a ShapeError
+    (the project's error) that is also an IndexError (what PyTorch raises for it)."""
 
 
 def check_indices(indices, num_rows, op):
@@ -19,7 +19,7 @@ def check_indices(indices, num_rows, op):
     if indices.size:
         lo, hi = int(indices.min()), int(indices.max())
         if lo < 0 or hi >= num_rows:
-            raise EmbeddingIndexError(
+            raise IndexRangeError(
                 f"{op}: index {lo if lo < 0 else hi} is out of range for a table of "
                 f"{num_rows} rows (indices must be in [0, {num_rows}))")
 
