@@ -322,3 +322,12 @@ def test_sparse_gradient_is_dense_under_detect_anomaly():
         F.embedding([1, 1], w, sparse=True).sum().backward()
     assert isinstance(w.grad, ts.Tensor)
     np.testing.assert_array_equal(w.grad.numpy()[1], [2, 2])
+
+
+def test_sparse_values_do_not_alias_a_retained_output_gradient():
+    w = ts.tensor(np.ones((4, 2)), requires_grad=True)
+    y = F.embedding([0, 1], w, sparse=True)
+    y.retain_grad()
+    (y * 2).sum().backward()
+    w.grad.mul_(0.0)
+    np.testing.assert_array_equal(y.grad.numpy(), np.full((2, 2), 2.0))

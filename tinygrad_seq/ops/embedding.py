@@ -52,6 +52,8 @@ class Embedding(Node):
                 keep = rows != pad
                 if not bool(keep.all()):
                     rows, values = rows[keep], values[keep]
+            if self.hooks:          # a hook on the output (retain_grad) may keep dy itself
+                values = values.copy()
             return (RowSparseGrad(rows, values, self.weight_shape),)
         if pad is not None:
             g = g * (idx != pad)[..., None].astype(g.dtype)
