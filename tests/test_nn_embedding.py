@@ -167,7 +167,10 @@ def test_sparse_gradient_shape_dtype_and_the_create_graph_fallback():
     g = w.grad
     assert g.is_sparse and g.shape == (6, 3) and g.dtype == ts.float64 and g.device == "cpu"
     assert sorted(g.indices.tolist()) == [1, 1, 4] and g.values.shape == (3, 3)
-    assert g.values.flags.writeable        # its own array, not the broadcast view of sum's grad
+    # sum's gradient is a read-only broadcast view, kept without a copy; scaling replaces it
+    before = g.values
+    g.mul_(2.0)
+    assert g.values is not before and np.all(g.values == 2.0) and np.all(before == 1.0)
     # create_graph: a dense Tensor that can be differentiated again
     w.grad = None
     y = (F.embedding([1, 1, 4], w, sparse=True) ** 2).sum()
@@ -331,3 +334,15 @@ def test_sparse_values_do_not_alias_a_retained_output_gradient():
     (y * 2).sum().backward()
     w.grad.mul_(0.0)
     np.testing.assert_array_equal(y.grad.numpy(), np.full((2, 2), 2.0))
+
+
+def test_sparse_values_share_nothing_with_a_gradient_broadcast_from_another_leaf():
+    """sum over the embedding dim broadcasts dy of s back: that array is also x's
+    gradient, so the sparse values must not be a view of it."""
+    w = ts.tensor(np.ones((4, 2)), requires_grad=True)
+    x = ts.tensor(np.zeros(3), requires_grad=True)
+    ((F.embedding([0, 1, 2], w, sparse=True).sum(axis=1) + x) * 2).sum().backward()
+    x.grad.data[...] = 5
+    np.testing.assert_array_equal(w.grad.to_dense().numpy()[:3], np.full((3, 2), 2.0))
+    w.grad.mul_(0.5)
+    np.testing.assert_array_equal(x.grad.numpy(), [5, 5, 5])

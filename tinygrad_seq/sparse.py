@@ -246,8 +246,12 @@ class RowSparseGrad:
         return RowSparseGrad(self.indices, -self.values, self.shape, self._coalesced)
 
     def mul_(self, scalar):
-        """Scale the values in place (clip_grad_norm_)."""
-        self.values *= scalar
+        """Scale the values in place (clip_grad_norm_); read-only values (the broadcast
+        gradient of a sum, kept without a copy) are replaced by a scaled copy."""
+        if getattr(self.values.flags, "writeable", True):
+            self.values *= scalar
+        else:
+            self.values = self.values * scalar
         return self
 
     def zero_(self):
@@ -259,13 +263,18 @@ class RowSparseGrad:
         return self
 
     def _owned(self, given):
-        """Make sure `values` is an array of our own (not a read-only broadcast view,
-        not another gradient's array): called by the engine before it stores self as
-        a leaf's ``.grad``; `given` holds the ids of arrays already handed out."""
+        """Make sure `values` shares no memory with another gradient: called by the
+        engine before it stores self as a leaf's ``.grad``; `given` holds the ids of
+        the arrays already handed out (and gets the one behind `values`, so that a
+        later leaf copies it). A view of an array no one else holds is kept as it is
+        (the read-only broadcast gradient of a sum: mul_ replaces it, nothing else
+        can write into it)."""
         v = self.values
-        owner = v if v.base is None else v.base      # a reshape of an array counts as it
-        if (owner.base is not None or owner.size != v.size or id(owner) in given
-                or not getattr(v.flags, "writeable", True)):
-            self.values = owner = v.copy()
-        given.add(id(owner))
+        root = v
+        while root.base is not None:
+            root = root.base
+        writeable = getattr(v.flags, "writeable", True)
+        if id(root) in given or (writeable and root.size != v.size):
+            self.values = root = v.copy()
+        given.add(id(root))
         return self
