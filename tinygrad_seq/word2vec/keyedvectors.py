@@ -1,0 +1,422 @@
+"""KeyedVectors: word vectors on the host (NumPy arrays, as gensim's), their look-ups
+(similarity, most_similar, analogies, evaluation) and the word2vec C tool's file
+formats.
+
+Formats (those of word2vec.c, read by gensim and other tools):
+
+- text:   a header line "<count> <dim>\\n", then per word "<word> <v1> <v2> ... <vD>\\n"
+          (values written as the shortest decimal that reads back to the same float32;
+          the reader also takes the C tool's "%f " with a trailing space);
+- binary: the same header line, then per word "<word> " followed by D little-endian
+          float32 values (4 D bytes) and "\\n" (the C tool's layout; the reader also
+          accepts vectors without the newline).
+
+Evaluation: ``evaluate_word_pairs`` returns ((pearson, p), (spearman, p), oov_ratio in
+percent) as gensim; the p-values come from scipy when it is installed, else they are NaN.
+"""
+import math
+
+import numpy as np
+
+
+class KeyedVectors:
+    """Vectors keyed by words: ``vectors`` (V, D) float32, ``index_to_key``,
+    ``key_to_index``; ``wv[word]`` gives a NumPy array (a KeyError naming the word when
+    it is unknown), ``wv[[w1, w2]]`` a (2, D) array."""
+
+    def __init__(self, vectors, index_to_key, counts=None):
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if vectors.ndim != 2 or vectors.shape[0] != len(index_to_key):
+            raise ValueError(f"KeyedVectors: vectors of shape {vectors.shape} for "
+                             f"{len(index_to_key)} keys")
+        self.vectors = vectors
+        self.index_to_key = list(index_to_key)
+        self.key_to_index = {k: i for i, k in enumerate(self.index_to_key)}
+        if len(self.key_to_index) != len(self.index_to_key):
+            raise ValueError("KeyedVectors: duplicate keys")
+        self.counts = None if counts is None else np.asarray(counts)
+        self._norms = None
+
+    @property
+    def vector_size(self):
+        return self.vectors.shape[1]
+
+    def __len__(self):
+        return len(self.index_to_key)
+
+    def __contains__(self, key):
+        return key in self.key_to_index
+
+    def has_index_for(self, key):
+        return key in self.key_to_index
+
+    def get_index(self, key):
+        try:
+            return self.key_to_index[key]
+        except KeyError:
+            raise KeyError(f"Key '{key}' not present in vocabulary") from None
+
+    def get_vector(self, key, norm=False):
+        i = self.get_index(key)
+        return self.unit_vectors()[i].copy() if norm else self.vectors[i].copy()
+
+    def __getitem__(self, key):
+        if isinstance(key, (list, tuple)):
+            return np.stack([self.get_vector(k) for k in key]) if key else \
+                np.zeros((0, self.vector_size), dtype=np.float32)
+        return self.get_vector(key)
+
+    def unit_vectors(self):
+        """The vectors scaled to unit length (zero vectors stay zero); cached."""
+        if self._norms is None or self._norms.shape[0] != self.vectors.shape[0]:
+            n = np.linalg.norm(self.vectors, axis=1, keepdims=True)
+            self._norms = self.vectors / np.where(n > 0, n, 1)
+        return self._norms
+
+    def fill_norms(self, force=False):
+        if force:
+            self._norms = None
+        self.unit_vectors()
+
+    # ---- similarity
+    def similarity(self, w1, w2):
+        """Cosine similarity of two words."""
+        u = self.unit_vectors()
+        return float(np.dot(u[self.get_index(w1)], u[self.get_index(w2)]))
+
+    def n_similarity(self, ws1, ws2):
+        if not ws1 or not ws2:
+            raise ValueError("n_similarity: both word lists must be non-empty")
+        a = self.unit_vectors()[[self.get_index(w) for w in ws1]].mean(axis=0)
+        b = self.unit_vectors()[[self.get_index(w) for w in ws2]].mean(axis=0)
+        return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+    def _terms(self, positive, negative):
+        if isinstance(positive, str):
+            positive = [positive]
+        if isinstance(negative, str):
+            negative = [negative]
+        terms = [(w, 1.0) for w in (positive or [])] + [(w, -1.0) for w in (negative or [])]
+        if not terms:
+            raise ValueError("most_similar: give at least one positive or negative word")
+        return terms
+
+    def _query_vector(self, w):
+        if isinstance(w, str):
+            return self.unit_vectors()[self.get_index(w)], self.get_index(w)
+        v = np.asarray(w, dtype=np.float32)
+        n = np.linalg.norm(v)
+        return (v / n if n > 0 else v), None
+
+    def most_similar(self, positive=None, negative=None, topn=10, restrict_vocab=None):
+        """The topn words closest to mean(+unit(p) ... -unit(n)) by cosine (3CosAdd),
+        excluding the query words; [(word, similarity)] best first. Words may also be
+        vectors. ``topn=None`` returns the similarity array of every word."""
+        terms = self._terms(positive, negative)
+        vecs, exclude = [], set()
+        for w, sign in terms:
+            v, i = self._query_vector(w)
+            vecs.append(sign * v)
+            if i is not None:
+                exclude.add(i)
+        mean = np.mean(vecs, axis=0)
+        n = np.linalg.norm(mean)
+        mean = mean / n if n > 0 else mean
+        u = self.unit_vectors()
+        limit = len(self) if restrict_vocab is None else min(int(restrict_vocab), len(self))
+        dists = u[:limit] @ mean
+        if topn is None:
+            return dists
+        return self._top(dists, exclude, topn)
+
+    def _top(self, scores, exclude, topn):
+        k = min(len(scores), topn + len(exclude))
+        if k <= 0:
+            return []
+        best = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
+        best = best[np.lexsort((best, -scores[best]))]
+        return [(self.index_to_key[i], float(scores[i])) for i in best if i not in exclude][:topn]
+
+    def most_similar_cosmul(self, positive=None, negative=None, topn=10, restrict_vocab=None):
+        """3CosMul (Levy and Goldberg 2014): prod (1 + cos(w, p)) / 2 over positives
+        divided by prod (1 + cos(w, n)) / 2 + 1e-6 over negatives, as gensim."""
+        terms = self._terms(positive, negative)
+        u = self.unit_vectors()
+        limit = len(self) if restrict_vocab is None else min(int(restrict_vocab), len(self))
+        num, den, exclude = np.ones(limit), np.ones(limit), set()
+        for w, sign in terms:
+            v, i = self._query_vector(w)
+            if i is not None:
+                exclude.add(i)
+            sim = (1 + u[:limit] @ v) / 2
+            if sign > 0:
+                num = num * sim
+            else:
+                den = den * sim
+        scores = num / (den + 1e-6)
+        if topn is None:
+            return scores
+        return self._top(scores, exclude, topn)
+
+    def doesnt_match(self, words):
+        """The word furthest from the mean of the words' unit vectors (unknown words
+        are ignored, as gensim; ValueError if none is known)."""
+        known = [w for w in words if w in self.key_to_index]
+        if not known:
+            raise ValueError(f"doesnt_match: none of the words {list(words)!r} is in the vocabulary")
+        u = self.unit_vectors()[[self.key_to_index[w] for w in known]]
+        mean = u.mean(axis=0)
+        mean = mean / (np.linalg.norm(mean) or 1.0)
+        return known[int(np.argmin(u @ mean))]
+
+    # ---- evaluation
+    def _ok_vocab(self, restrict_vocab, case_insensitive):
+        ok = self.index_to_key[:restrict_vocab]
+        if case_insensitive:
+            d = {}
+            for w in reversed(ok):       # the most frequent spelling wins
+                d[w.upper()] = self.key_to_index[w]
+            return d
+        return {w: self.key_to_index[w] for w in ok}
+
+    def evaluate_word_pairs(self, pairs, delimiter="\t", encoding="utf8", restrict_vocab=300000,
+                            case_insensitive=True, dummy4unknown=False):
+        """Correlation of the model's cosine similarities with human scores on a file of
+        "word1<TAB>word2<TAB>score" lines (WordSim-353's format; lines starting with '#'
+        are skipped). Pairs with a word outside the first `restrict_vocab` words are
+        left out (or scored 0 with dummy4unknown). Returns ((pearson, p), (spearman, p),
+        oov_ratio) with oov_ratio in percent, as gensim; p-values are NaN without scipy."""
+        ok = self._ok_vocab(restrict_vocab, case_insensitive)
+        u = self.unit_vectors()
+        gold, model, oov = [], [], 0
+        with open(pairs, encoding=encoding) as f:
+            for lineno, line in enumerate(f, 1):
+                if not line.strip() or line.startswith("#"):
+                    continue
+                parts = line.rstrip("\n").split(delimiter)
+                if len(parts) < 3:
+                    raise ValueError(f"{pairs}: line {lineno}: expected word1{delimiter!r}word2"
+                                     f"{delimiter!r}score, got {line.rstrip()!r}")
+                a, b = parts[0], parts[1]
+                try:
+                    score = float(parts[2])
+                except ValueError:
+                    raise ValueError(f"{pairs}: line {lineno}: score {parts[2]!r} is not a "
+                                     "number") from None
+                if case_insensitive:
+                    a, b = a.upper(), b.upper()
+                if a not in ok or b not in ok:
+                    oov += 1
+                    if dummy4unknown:
+                        gold.append(score)
+                        model.append(0.0)
+                    continue
+                gold.append(score)
+                model.append(float(u[ok[a]] @ u[ok[b]]))
+        total = len(gold) + (0 if dummy4unknown else oov)
+        oov_ratio = float(oov) / total * 100 if total else float("nan")
+        return pearson(gold, model), spearman(gold, model), oov_ratio
+
+    def evaluate_word_analogies(self, analogies, restrict_vocab=300000, case_insensitive=True,
+                                dummy4unknown=False):
+        """Accuracy on analogy questions "a b c d" (a : b :: c : d) in sections started by
+        ': name' lines (Google's questions-words.txt). The answer is the best of
+        most_similar(positive=[b, c], negative=[a]) among the first `restrict_vocab`
+        words, excluding a, b, c. Questions with an unknown word are skipped (or counted
+        wrong with dummy4unknown). Returns (score, sections): sections a list of
+        {'section', 'correct', 'incorrect'} dicts with a final 'Total accuracy' one."""
+        ok = self._ok_vocab(restrict_vocab, case_insensitive)
+        u = self.unit_vectors()
+        limit = min(restrict_vocab, len(self))
+        sections, section = [], None
+        with open(analogies, encoding="utf8") as f:
+            for lineno, line in enumerate(f, 1):
+                if line.startswith(":"):
+                    if section is not None:
+                        sections.append(section)
+                    section = {"section": line[1:].strip(), "correct": [], "incorrect": []}
+                    continue
+                if not line.strip():
+                    continue
+                if section is None:
+                    raise ValueError(f"{analogies}: line {lineno}: a question before the first "
+                                     "': section' line")
+                words = line.split()
+                if len(words) != 4:
+                    raise ValueError(f"{analogies}: line {lineno}: expected 4 words, got "
+                                     f"{len(words)}: {line.rstrip()!r}")
+                if case_insensitive:
+                    words = [w.upper() for w in words]
+                a, b, c, expected = words
+                if not all(w in ok for w in words):
+                    if dummy4unknown:
+                        section["incorrect"].append((a, b, c, expected))
+                    continue
+                ia, ib, ic = ok[a], ok[b], ok[c]
+                mean = u[ib] + u[ic] - u[ia]
+                mean = mean / (np.linalg.norm(mean) or 1.0)
+                scores = u[:limit] @ mean
+                scores[[ia, ib, ic]] = -np.inf
+                best = int(np.argmax(scores))
+                guess = self.index_to_key[best].upper() if case_insensitive else self.index_to_key[best]
+                (section["correct"] if guess == expected else section["incorrect"]).append(
+                    (a, b, c, expected))
+        if section is not None:
+            sections.append(section)
+        total = {"section": "Total accuracy",
+                 "correct": [q for s in sections for q in s["correct"]],
+                 "incorrect": [q for s in sections for q in s["incorrect"]]}
+        n = len(total["correct"]) + len(total["incorrect"])
+        score = len(total["correct"]) / n if n else 0.0
+        return score, sections + [total]
+
+    # ---- word2vec formats
+    def save_word2vec_format(self, fname, binary=False, write_header=True):
+        """Write the word2vec C tool's text (binary=False) or binary format (see the
+        module docstring). Keys must be non-empty and contain no whitespace."""
+        for k in self.index_to_key:
+            if not isinstance(k, str) or not k or any(ch.isspace() for ch in k):
+                raise ValueError(f"save_word2vec_format: key {k!r} cannot be written (keys "
+                                 "must be non-empty strings without whitespace)")
+        V, D = self.vectors.shape
+        with open(fname, "wb") as f:
+            if write_header:
+                f.write(f"{V} {D}\n".encode("utf8"))
+            if binary:
+                data = self.vectors.astype("<f4")
+                for k, row in zip(self.index_to_key, data):
+                    f.write(k.encode("utf8") + b" " + row.tobytes() + b"\n")
+            else:
+                for k, row in zip(self.index_to_key, self.vectors):
+                    f.write((k + " " + " ".join(map(str, row)) + "\n").encode("utf8"))
+
+    @classmethod
+    def load_word2vec_format(cls, fname, binary=False, encoding="utf8", limit=None):
+        """Read a file in the word2vec C tool's text or binary format. A malformed file
+        raises ValueError naming the file, the line (text) or the entry (binary) and the
+        reason."""
+        with open(fname, "rb") as f:
+            header = f.readline()
+            try:
+                count, dim = (int(x) for x in header.decode(encoding).split())
+                if count < 0 or dim < 1:
+                    raise ValueError
+            except ValueError:
+                raise ValueError(f"{fname}: line 1: the header must be '<count> <dim>' (two "
+                                 f"positive integers), got {header[:80]!r}") from None
+            n = count if limit is None else min(count, int(limit))
+            keys, vectors = [], np.zeros((n, dim), dtype=np.float32)
+            if binary:
+                width = 4 * dim
+                for i in range(n):
+                    word = bytearray()
+                    while True:
+                        ch = f.read(1)
+                        if ch == b"":
+                            raise ValueError(f"{fname}: entry {i + 1} (of {count}): the file "
+                                             "ends inside a word; expected '<word> ' then "
+                                             f"{width} bytes")
+                        if ch == b" ":
+                            break
+                        if ch != b"\n" or word:
+                            word += ch
+                    raw = f.read(width)
+                    if len(raw) != width:
+                        raise ValueError(f"{fname}: entry {i + 1} (of {count}, word "
+                                         f"{bytes(word)[:40]!r}): expected {width} bytes of "
+                                         f"float32 values, the file ends after {len(raw)}")
+                    if not word:
+                        raise ValueError(f"{fname}: entry {i + 1} (of {count}): empty word")
+                    keys.append(cls._decode(word, fname, f"entry {i + 1}", encoding))
+                    vectors[i] = np.frombuffer(raw, dtype="<f4")
+            else:
+                for i in range(n):
+                    lineno = i + 2
+                    line = f.readline()
+                    if not line:
+                        raise ValueError(f"{fname}: line {lineno}: the file ends after {i} "
+                                         f"vectors, the header announced {count}")
+                    parts = cls._decode(line, fname, f"line {lineno}", encoding).split()
+                    if len(parts) != dim + 1:
+                        raise ValueError(f"{fname}: line {lineno}: expected a word and {dim} "
+                                         f"numbers, got {len(parts)} fields")
+                    try:
+                        vectors[i] = [float(x) for x in parts[1:]]
+                    except ValueError:
+                        bad = next(x for x in parts[1:] if not _is_float(x))
+                        raise ValueError(f"{fname}: line {lineno}: {bad!r} is not a "
+                                         "number") from None
+                    keys.append(parts[0])
+        if len(set(keys)) != len(keys):
+            seen = set()
+            dup = next(k for k in keys if k in seen or seen.add(k))
+            raise ValueError(f"{fname}: the word {dup!r} appears twice")
+        return cls(vectors, keys)
+
+    @staticmethod
+    def _decode(raw, fname, where, encoding):
+        try:
+            return bytes(raw).decode(encoding)
+        except UnicodeDecodeError as e:
+            raise ValueError(f"{fname}: {where}: not valid {encoding} ({e.reason})") from None
+
+
+def _is_float(x):
+    try:
+        float(x)
+        return True
+    except ValueError:
+        return False
+
+
+# ---- correlations (no scipy needed; p-values from scipy when present)
+
+def _rank(x):
+    """Ranks 1..n with ties given their average rank (as scipy.stats.rankdata)."""
+    x = np.asarray(x, dtype=np.float64)
+    order = np.argsort(x, kind="mergesort")
+    ranks = np.empty(len(x), dtype=np.float64)
+    xs = x[order]
+    i = 0
+    while i < len(x):
+        j = i
+        while j + 1 < len(x) and xs[j + 1] == xs[i]:
+            j += 1
+        ranks[order[i:j + 1]] = (i + j) / 2 + 1
+        i = j + 1
+    return ranks
+
+
+def _r(x, y):
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if len(x) < 2:
+        return float("nan")
+    x, y = x - x.mean(), y - y.mean()
+    d = math.sqrt(float(x @ x) * float(y @ y))
+    return float(x @ y) / d if d > 0 else float("nan")
+
+
+def pearson(x, y):
+    """(Pearson's r, two-sided p-value) ; p is NaN without scipy."""
+    r = _r(x, y)
+    return r, _pvalue("pearsonr", x, y)
+
+
+def spearman(x, y):
+    """(Spearman's rho (Pearson's r of the tie-averaged ranks), p-value or NaN)."""
+    rho = _r(_rank(x), _rank(y)) if len(x) >= 2 else float("nan")
+    return rho, _pvalue("spearmanr", x, y)
+
+
+def _pvalue(name, x, y):
+    if len(x) < 3:
+        return float("nan")
+    try:
+        from scipy import stats
+    except Exception:
+        return float("nan")
+    try:
+        return float(getattr(stats, name)(x, y)[1])
+    except Exception:
+        return float("nan")
+
