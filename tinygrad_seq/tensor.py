@@ -63,6 +63,21 @@ def _operand(x, like, op):
         raise TypeError(f"{op}: unsupported operand of type {type(x).__name__}") from None
 
 
+def tensor_arg(x, op, name="input", like=None):
+    """The Tensor for an argument that DESIGN says may be a Tensor or an array: Tensors
+    pass, NumPy/CuPy arrays and nested lists are wrapped (arrays without a copy) on
+    `like`'s device; anything else is a TypeError naming `op` and `name`."""
+    if isinstance(x, Tensor):
+        if like is not None and backend._cupy is not None:
+            _check_devices(like, x, op)
+        return x
+    try:
+        return Tensor._make(as_array(x, device=None if like is None else like.device))
+    except (TypeError, ValueError):
+        raise TypeError(f"{op}: {name} must be a Tensor or an array, got "
+                        f"{type(x).__name__}") from None
+
+
 def _binary(cls, op):
     def forward(self, other):
         if type(other) is Tensor and backend._cupy is None:   # the common case, inlined

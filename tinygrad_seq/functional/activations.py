@@ -1,17 +1,14 @@
 """Activations, softmax and dropout: thin wrappers over the primitives."""
 import math
 
-from ..autograd import Tensor
 from ..errors import DTypeError
 from ..ops.activations import Gelu
 from ..ops.nn import Dropout, LogSoftmax, Softmax
-from ..tensor import _pick
+from ..tensor import _pick, tensor_arg
 
 
 def _as_tensor(x, op):
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
-    return x
+    return tensor_arg(x, op)
 
 
 def sigmoid(x):
@@ -56,8 +53,7 @@ def gelu(x, approximate="none"):
     ``approximate='none'`` (default, as PyTorch): exact, 0.5 x (1 + erf(x / sqrt 2)),
     one fused primitive. ``approximate='tanh'``: 0.5 x (1 + tanh(sqrt(2 / pi)
     (x + 0.044715 x^3))), composed from primitives."""
-    if not isinstance(x, Tensor):
-        raise TypeError(f"gelu: expected a Tensor, got {type(x).__name__}")
+    x = tensor_arg(x, "gelu")
     if x.dtype.kind != "f":
         raise DTypeError(f"gelu: expected a float tensor, got {x.dtype}")
     if approximate == "none":

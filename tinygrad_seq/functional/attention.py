@@ -18,23 +18,16 @@ pays nothing for the rule.
 import math
 
 from .. import backend
-from ..autograd import Tensor, as_array
+from ..autograd import Tensor
 from ..errors import DTypeError, ShapeError
 from ..ops.nn import Dropout, Softmax
-from ..tensor import where
+from ..tensor import tensor_arg, where
 
 NEG_INF = float("-inf")
 
 
 def _tensor(x, op, name, ref=None):
-    """A Tensor for `x` (Tensors pass; arrays and nested lists are wrapped)."""
-    if isinstance(x, Tensor):
-        return x
-    try:
-        return Tensor._make(as_array(x, device=None if ref is None else ref.device))
-    except Exception:
-        raise TypeError(f"{op}: {name} must be a Tensor or an array, got "
-                        f"{type(x).__name__}") from None
+    return tensor_arg(x, op, name, like=ref)
 
 
 def mask_to_bias(mask, allowed, dtype, op, name="attn_mask", ref=None):

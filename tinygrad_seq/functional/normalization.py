@@ -1,7 +1,7 @@
 """Layer normalization (Ba et al., 2016), PyTorch's ``F.layer_norm``."""
-from ..autograd import Tensor
 from ..errors import ShapeError
 from ..ops.normalization import LayerNorm
+from ..tensor import tensor_arg
 
 
 def _shape(normalized_shape):
@@ -15,8 +15,7 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     variance taken over the trailing axes ``normalized_shape``; ``weight`` and ``bias``
     (optional) have that shape. The normalization is one fused primitive
     (``ops/normalization.py``)."""
-    if not isinstance(x, Tensor):
-        raise TypeError(f"layer_norm: expected a Tensor, got {type(x).__name__}")
+    x = tensor_arg(x, "layer_norm")
     shape = _shape(normalized_shape)
     if not shape or tuple(x.shape[x.ndim - len(shape):]) != shape or len(shape) > x.ndim:
         raise ShapeError(f"layer_norm: input of shape {tuple(x.shape)} does not end with "

@@ -177,7 +177,7 @@ class Relu(Node):
         if x.dtype.kind == "b":
             raise DTypeError("relu: expected a numeric tensor, got bool")
         self.positive = x > 0
-        return x * self.positive
+        return backend.array_module(x).maximum(x, 0)   # not x * mask: no -0.0
 
     def backward(self, g):
         return (g * (self.positive),)

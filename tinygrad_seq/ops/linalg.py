@@ -1,7 +1,6 @@
 """Matrix product, NumPy's matmul semantics: 1-D operands are promoted (a vector on
 the left gets a leading 1, on the right a trailing 1, removed from the result), and
 leading batch axes broadcast."""
-from .. import backend
 from ..autograd import Node, call
 from ..errors import DTypeError, ShapeError
 from .movement import Permute
