@@ -432,3 +432,36 @@ def test_save_refuses_keys_with_whitespace(tmp_path):
     kv = KeyedVectors(np.zeros((1, 2), np.float32), ["a b"])
     with pytest.raises(ValueError, match="whitespace"):
         kv.save_word2vec_format(str(tmp_path / "x"))
+
+
+# ---------------------------------------------------------------- the hand-written fast path
+
+@pytest.mark.parametrize("sg", [1, 0])
+def test_fast_step_equals_the_autodiff_step(sg):
+    sents = planted_corpus(n_sent=300)
+    kw = dict(vector_size=12, window=3, min_count=1, sg=sg, epochs=0, progress=False, seed=4)
+    a, b = Word2Vec(sents, fast_path=False, **kw), Word2Vec(sents, fast_path=True, **kw)
+    rng = np.random.default_rng(0)
+    V = len(a.wv)
+    for m in (a, b):        # non-zero output vectors, so that every term of the update counts
+        m.syn1neg.weight.data[...] = np.random.default_rng(1).normal(0, 0.3, (V, 12)).astype(np.float32)
+    enc = [s for batch, _ in C.encode_batches(sents, a.vocab, 10 ** 9) for s in batch]
+    inputs, targets = a.examples(enc[:200])
+    targets[:3, 2] = targets[:3, 0]          # negatives that drew the positive: skipped
+    assert len(set(targets.ravel().tolist())) < targets.size    # repeated rows
+    la = a.step_autodiff(inputs, targets, 0.05)
+    lb = b.step_fast(inputs, targets, 0.05)
+    assert la == pytest.approx(lb, rel=1e-5)
+    assert np.allclose(a.syn0.weight.numpy(), b.syn0.weight.numpy(), atol=1e-6)
+    assert np.allclose(a.syn1neg.weight.numpy(), b.syn1neg.weight.numpy(), atol=1e-6)
+    assert not np.allclose(a.syn0.weight.numpy()[:V], a.wv.vectors)     # it moved
+
+
+@pytest.mark.parametrize("sg", [1, 0])
+def test_training_with_the_fast_path_equals_training_through_autodiff(sg):
+    kw = dict(vector_size=10, window=3, min_count=1, sg=sg, epochs=2, progress=False, seed=2,
+              batch_words=500, batch_examples=256)
+    a = Word2Vec(planted_corpus(n_sent=300), fast_path=False, **kw)
+    b = Word2Vec(planted_corpus(n_sent=300), fast_path=True, **kw)
+    assert np.allclose(a.wv.vectors, b.wv.vectors, atol=1e-5)
+    assert a.get_latest_training_loss() == pytest.approx(b.get_latest_training_loss(), rel=1e-5)

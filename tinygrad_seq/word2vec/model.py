@@ -48,13 +48,16 @@ class Word2Vec:
     of one step all see the weights from before it and a row used by several of them
     gets the sum of their updates, so a step must stay small next to the vocabulary
     (a row repeated hundreds of times in one step makes SGD diverge where word2vec's
-    one-example steps would not). ``device``: where the tables live (default: the framework's
+    one-example steps would not). ``fast_path``: train with ``step_fast`` (the same
+    update as the autodiff ``step_autodiff``, written on backend arrays) or with
+    ``step_autodiff`` (Embedding(sparse=True), F.binary_cross_entropy_with_logits,
+    optim.SGD). ``device``: where the tables live (default: the framework's
     default device). The vectors are in ``model.wv`` (KeyedVectors)."""
 
     def __init__(self, sentences=None, corpus_file=None, vector_size=100, window=5, min_count=5,
                  max_vocab_size=None, sg=0, negative=5, ns_exponent=0.75, sample=1e-3,
                  alpha=0.025, min_alpha=0.0001, epochs=5, batch_words=10000, seed=1,
-                 progress=True, cbow_mean=1, batch_examples=1024, device=None):
+                 progress=True, cbow_mean=1, batch_examples=1024, fast_path=True, device=None):
         if (vector_size < 1 or window < 1 or negative < 1 or epochs < 0 or batch_words < 1
                 or batch_examples < 1):
             raise ValueError(f"Word2Vec: vector_size, window, negative and batch_words must be "
@@ -68,7 +71,7 @@ class Word2Vec:
         self.ns_exponent, self.sample, self.cbow_mean = ns_exponent, sample, int(cbow_mean)
         self.alpha, self.min_alpha, self.epochs = float(alpha), float(min_alpha), int(epochs)
         self.batch_words, self.seed, self.progress = int(batch_words), seed, progress
-        self.batch_examples = int(batch_examples)
+        self.batch_examples, self.fast_path = int(batch_examples), bool(fast_path)
         self.device = device if device is not None else backend.default_device
         self.vocab = None
         self.wv = None
@@ -152,7 +155,14 @@ class Word2Vec:
             weight=None if weight is None else Tensor(weight, device=dev))
 
     def step(self, inputs, targets, lr):
-        """One SGD step of learning rate `lr` on a minibatch; returns the summed loss."""
+        """One SGD step of learning rate `lr` on a minibatch; returns the summed loss.
+        ``fast_path=True`` (default): ``step_fast``, else ``step_autodiff``."""
+        if self.fast_path:
+            return self.step_fast(inputs, targets, lr)
+        return self.step_autodiff(inputs, targets, lr)
+
+    def step_autodiff(self, inputs, targets, lr):
+        """The reference step: ``loss`` through autodiff, row-sparse gradients, optim.SGD."""
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         self.optimizer.zero_grad()
@@ -160,6 +170,51 @@ class Word2Vec:
         loss.backward()
         self.optimizer.step()
         return loss.item()
+
+    def step_fast(self, inputs, targets, lr):
+        """The same step as ``step_autodiff`` written out on backend arrays (no graph):
+        with f = u_t . h, e = (s(f) - label) * weight the gradient of the summed loss
+        in f, syn1neg rows t get -lr e h, and the rows of h (the skip-gram input, each
+        CBOW context word) get -lr sum_t e u_t. Repeated rows add up, as in SGD's
+        sparse update. Tested equal to step_autodiff (tests/test_word2vec.py)."""
+        w0, w1 = self.syn0.weight, self.syn1neg.weight
+        W0, W1 = w0.data, w1.data
+        xp = backend.array_module(W0)
+        dev = self.device
+        inputs_d, targets_d = backend.to_device(inputs, dev), backend.to_device(targets, dev)
+        if self.sg:
+            h = W0[inputs_d]                                       # (m, D)
+        else:
+            h = W0[inputs_d].sum(axis=1)
+            if self.cbow_mean:
+                n = (inputs_d != len(self.vocab)).sum(axis=1, keepdims=True)
+                h = h / n.astype(h.dtype)
+        u = W1[targets_d]                                          # (m, 1 + k, D)
+        f = xp.matmul(u, h[:, :, None])[:, :, 0]                   # (m, 1 + k)
+        sign = xp.full(f.shape, -1.0, dtype=f.dtype)
+        sign[:, 0] = 1.0
+        e = backend.sigmoid(f)
+        e[:, 0] -= 1.0                                             # s(f) - label
+        nll = xp.logaddexp(0.0, -sign * f)                         # -log s(+-f)
+        weight = C.collision_weights(targets[:, 0], targets[:, 1:])
+        if weight is not None:
+            weight = backend.to_device(weight, dev).astype(f.dtype)
+            e *= weight
+            nll *= weight
+        loss = float(nll.sum())
+        g_in = xp.matmul(e[:, None, :], u)[:, 0, :]                # (m, D) dloss/dh
+        g_out = e[:, :, None] * h[:, None, :]                      # (m, 1 + k, D)
+        D = W0.shape[1]
+        _add_rows(W1, targets_d.reshape(-1), g_out.reshape(-1, D), -lr)
+        if self.sg:
+            _add_rows(W0, inputs_d, g_in, -lr)
+        else:
+            keep = inputs_d != len(self.vocab)
+            rows = xp.nonzero(keep)
+            _add_rows(W0, inputs_d[rows], g_in[rows[0]], -lr)
+        w0._version[0] += 1
+        w1._version[0] += 1
+        return loss
 
     # ---- training
     def train(self, sentences=None, corpus_file=None, epochs=None, start_alpha=None,
@@ -224,3 +279,19 @@ class Word2Vec:
         n = 0 if self.vocab is None else len(self.vocab)
         return (f"Word2Vec<vocab={n}, vector_size={self.vector_size}, sg={self.sg}, "
                 f"window={self.window}, negative={self.negative}, alpha={self.alpha}>")
+
+
+def _add_rows(table, rows, values, alpha):
+    """table[rows] += alpha * values with repeated rows adding up: one add-at on the
+    flat table with one index per element (NumPy's fast 1-D add.at path, faster here
+    than sorting + add.reduceat or the row-wise add.at; CuPy: an atomic scatter-add)."""
+    if rows.shape[0] == 0:
+        return
+    values = values * alpha
+    if backend.device_of(table) != "cpu" or not table.flags.c_contiguous:
+        backend.add_at(table, rows, values)
+        return
+    xp = backend.array_module(table)
+    width = table.shape[1]
+    flat = (rows[:, None] * width + xp.arange(width)).reshape(-1)
+    backend.add_at(table.reshape(-1), flat, values.reshape(-1))
