@@ -587,7 +587,11 @@ class Function:
                 raise TypeError(f"{cls.__name__}.forward must return Tensors, got {type(o).__name__}")
         if not (_state.grad_enabled and any(ctx.needs_input_grad)):
             return out
-        node = _CustomNode()
+        node_class = cls.__dict__.get("_node_class")
+        if node_class is None:    # one node class per Function: its name outlives release()
+            node_class = type(f"{cls.__name__}Node", (_CustomNode,), {"fn_name": cls.__name__})
+            cls._node_class = node_class
+        node = node_class()
         node.fn, node.ctx = cls, ctx
         node.arg_is_tensor = tuple(isinstance(a, Tensor) for a in args)
         node.inputs = tuple(a for a in args if isinstance(a, Tensor))
@@ -606,9 +610,11 @@ class Function:
 class _CustomNode(Node):
     reads_inputs = False   # the ctx checks the versions of what it saved
 
+    fn_name = "Function"
+
     @property
     def name(self):
-        return self.fn.__name__ + "Backward"
+        return self.fn_name + "Backward"
 
     def backward(self, *grads):
         recorded = _state.grad_enabled
@@ -794,7 +800,7 @@ def run_backward(roots, gradients, retain_graph, create_graph, capture=None):
             elif old is None:
                 # own the array: it may be a read-only broadcast view, or shared with
                 # another leaf's gradient (Add passes one array to both inputs)
-                if g.base is not None or not g.flags.writeable or id(g) in given:
+                if g.base is not None or not getattr(g.flags, "writeable", True) or id(g) in given:
                     g = g.copy()
                 given.add(id(g))
                 leaf.grad = Tensor._make(g)

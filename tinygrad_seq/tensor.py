@@ -82,10 +82,18 @@ def _binary(cls, op):
     def forward(self, other):
         if type(other) is Tensor and backend._cupy is None:   # the common case, inlined
             return cls.apply(self, other)
-        return cls.apply(self, _operand(other, self, op))
+        try:
+            other = _operand(other, self, op)
+        except TypeError:
+            return NotImplemented   # let the other operand try (a RowSparseGrad, ...)
+        return cls.apply(self, other)
 
     def reflected(self, other):
-        return cls.apply(_operand(other, self, op), self)
+        try:
+            other = _operand(other, self, op)
+        except TypeError:
+            return NotImplemented
+        return cls.apply(other, self)
     forward.__name__, reflected.__name__ = f"__{op}__", f"__r{op}__"
     return forward, reflected
 

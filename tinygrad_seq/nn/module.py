@@ -294,7 +294,8 @@ class Module:
             if set_to_none or p.grad is None:
                 p.grad = None
             else:
-                p.grad = Tensor._make(backend.array_module(p.grad.data).zeros_like(p.grad.data))
+                # a row-sparse gradient (Embedding(sparse=True)) becomes dense zeros
+                p.grad = Tensor._make(backend.array_module(p.data).zeros(p.shape, dtype=p.dtype))
 
     def requires_grad_(self, requires_grad=True):
         for p in self.parameters():
