@@ -207,8 +207,10 @@ def test_binary_loss_errors():
         F.mse_loss(ts.zeros(2), ts.zeros(2), reduction="avg")
     with pytest.raises(ts.ShapeError, match="weight of shape \\(3,\\) does not broadcast"):
         F.binary_cross_entropy(ts.tensor([0.5, 0.5]), ts.tensor([1.0, 0.0]), weight=ts.ones(3))
-    with pytest.raises(TypeError, match="input must be a Tensor"):
-        F.binary_cross_entropy_with_logits(np.zeros(2), ts.zeros(2))
+    with pytest.raises(TypeError, match="input must be a Tensor or an array, got str"):
+        F.binary_cross_entropy_with_logits("logits", ts.zeros(2))
+    # DESIGN: wherever a Tensor is expected, a NumPy array is accepted too
+    assert F.binary_cross_entropy_with_logits(np.zeros(2), np.ones(2)).item() == pytest.approx(np.log(2))
 
 
 # ---------------------------------------------------------------- nll_loss / cross_entropy

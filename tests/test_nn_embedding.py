@@ -315,8 +315,9 @@ def test_cosine_similarity_errors():
         F.cosine_similarity(ts.zeros(2, 3), ts.zeros(4))
     with pytest.raises(ts.ShapeError, match="axis 2"):
         F.cosine_similarity(ts.zeros(2, 3), ts.zeros(2, 3), axis=2)
-    with pytest.raises(TypeError):
-        F.cosine_similarity(np.zeros(3), ts.zeros(3))
+    with pytest.raises(TypeError, match="x1 must be a Tensor or an array"):
+        F.cosine_similarity(object(), ts.zeros(3))
+    assert F.cosine_similarity(np.ones(3), ts.ones(3)).item() == pytest.approx(1.0)
 
 
 def test_sparse_gradient_is_dense_under_detect_anomaly():

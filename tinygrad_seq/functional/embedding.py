@@ -3,7 +3,7 @@ from .. import backend
 from ..autograd import Tensor, as_array
 from ..errors import DeviceError, DTypeError, ShapeError
 from ..ops.embedding import Embedding, IndexRangeError
-from ..tensor import _pick, float_tensor
+from ..tensor import _pick, float_tensor, tensor_arg
 
 
 def _index_array(indices, device, op):
@@ -92,10 +92,8 @@ def cosine_similarity(x1, x2, axis=None, eps=1e-8, *, dim=None):
     products summed, and the clamp is applied outside autograd (the gradient flows
     through the norm as if unclamped; a zero vector's norm has gradient 0)."""
     axis = _pick(axis, dim, "axis", "dim", -1)
-    for name, x in (("x1", x1), ("x2", x2)):
-        if not isinstance(x, Tensor):
-            raise TypeError(f"cosine_similarity: {name} must be a Tensor, got {type(x).__name__}")
-    x1, x2 = float_tensor(x1, "cosine_similarity"), float_tensor(x2, "cosine_similarity")
+    x1 = float_tensor(tensor_arg(x1, "cosine_similarity", "x1"), "cosine_similarity")
+    x2 = float_tensor(tensor_arg(x2, "cosine_similarity", "x2", like=x1), "cosine_similarity")
     try:
         shape = tuple(backend.xp("cpu").broadcast_shapes(x1.shape, x2.shape))
     except ValueError:

@@ -17,10 +17,10 @@
 All are differentiable twice (gradgradcheck), in the input and in a float target.
 """
 from .. import backend
-from ..autograd import Function, Tensor, as_array
+from ..autograd import Function, Tensor
 from ..errors import DTypeError, ShapeError
 from ..ops.embedding import IndexRangeError
-from ..tensor import float_tensor, stack
+from ..tensor import float_tensor, stack, tensor_arg
 from .activations import log_softmax
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -40,25 +40,13 @@ def _reduce(loss, reduction):
 
 
 def _input(x, op):
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{op}: input must be a Tensor, got {type(x).__name__}")
-    return float_tensor(x, op)
+    return float_tensor(tensor_arg(x, op), op)
 
 
 def _tensor_like(value, ref, op, name, dtype=None):
     """`value` (Tensor, array, list or number) as a Tensor on ref's device."""
-    if isinstance(value, Tensor):
-        t = value
-    else:
-        try:
-            t = Tensor._make(as_array(value, device=ref.device))
-        except Exception as e:
-            raise TypeError(f"{op}: {name} must be a Tensor or an array, got {type(value).__name__}") from e
-    if t.device != ref.device:
-        raise ShapeError(f"{op}: {name} is on {t.device}, the input on {ref.device}")
-    if dtype is not None and t.dtype != dtype:
-        t = t.to(dtype)
-    return t
+    t = tensor_arg(value, op, name, like=ref)
+    return t if dtype is None or t.dtype == dtype else t.to(dtype)
 
 
 def _same_shape(input, target, op):
