@@ -629,16 +629,24 @@ Tensor.gather = _gather
 
 # ---------------------------------------------------------------- dtype and device
 
-def _to(self, *args, dtype=None, device=None, copy=False):
-    """``to("cuda")``, ``to(ts.float64)``, ``to("cpu", ts.float32)`` or ``to(other)``:
-    returns self when nothing changes (unless copy=True). Differentiable."""
+def to_args(args, dtype=None, device=None):
+    """(dtype, device) from ``to``'s positional arguments, as PyTorch reads them: a
+    Tensor gives both, a device string ("cpu", "cuda", "cuda:0", or an unknown one,
+    which check_device then refuses by name) the device, anything else the dtype."""
     for a in args:
         if isinstance(a, Tensor):
             dtype, device = a.dtype, a.device
         elif isinstance(a, str) and not backend.is_dtype_name(a):
-            device = a      # check_device below names the allowed devices
+            device = a
         else:
             dtype = a
+    return dtype, device
+
+
+def _to(self, *args, dtype=None, device=None, copy=False):
+    """``to("cuda")``, ``to(ts.float64)``, ``to("cpu", ts.float32)`` or ``to(other)``:
+    returns self when nothing changes (unless copy=True). Differentiable."""
+    dtype, device = to_args(args, dtype, device)
     dtype = self.dtype if dtype is None else backend.dtype(dtype)
     device = self.device if device is None else backend.check_device(device)
     if dtype == self.dtype and device == self.device and not copy:

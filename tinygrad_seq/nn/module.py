@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from .. import backend
 from ..autograd import Tensor, as_array, no_grad
 from ..errors import DeviceError, DTypeError, ShapeError, TinygradSeqError
+from ..tensor import to_args
 
 
 class Parameter(Tensor):
@@ -314,13 +315,7 @@ class Module:
         A dtype applies to floating-point tensors only (integer buffers keep theirs) and
         must itself be a float dtype. Gradients are moved and cast along. Returns self;
         the Parameter objects stay the same (an optimizer keeps working)."""
-        for a in args:
-            if isinstance(a, Tensor):
-                dtype, device = a.dtype, a.device
-            elif isinstance(a, str) and not backend.is_dtype_name(a):
-                device = a      # check_device below names the allowed devices
-            else:
-                dtype = a
+        dtype, device = to_args(args, dtype, device)
         dtype = None if dtype is None else backend.dtype(dtype)
         if dtype is not None and not backend.is_float(dtype):
             raise DTypeError(f"Module.to: only floating-point dtypes, got {dtype}")
