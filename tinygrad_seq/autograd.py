@@ -12,102 +12,17 @@ gradient computation is itself recorded and can be differentiated again.
 
 Tensor and the node class need each other (a node makes Tensors, a Tensor records its
 node), so both live here; the operators and methods of Tensor are attached in
-``tensor.py`` from the primitives of ``ops/``.
+``tensor.py`` from the primitives of ``ops/``. Grad and anomaly modes are in modes.py,
+the public custom ``Function`` in function.py.
 """
 import traceback
 import weakref
 
 from . import backend
 from .errors import AutogradError, DTypeError, ShapeError
-
-
-# ---------------------------------------------------------------- modes
+from .modes import _Mode, _state
 
 _numpy_scalar = backend.numpy_scalar
-
-
-class _State:
-    grad_enabled = True     # record the graph?
-    anomaly = False         # keep creation traces and check backward for nan/inf
-
-
-_state = _State()
-
-
-def is_grad_enabled():
-    return _state.grad_enabled
-
-
-class _Mode:
-    """A context manager (and decorator) that sets one flag of _state and restores it."""
-
-    def __init__(self, flag, value):
-        self.flag, self.value, self._saved = flag, value, []
-
-    def __enter__(self):
-        self._saved.append(getattr(_state, self.flag))
-        setattr(_state, self.flag, self.value)
-        return self
-
-    def __exit__(self, *exc):
-        setattr(_state, self.flag, self._saved.pop())
-        return False
-
-    def __call__(self, fn):
-        import functools
-
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with _Mode(self.flag, self.value):
-                return fn(*args, **kwargs)
-        return wrapper
-
-
-def no_grad():
-    """Context manager / decorator: operations inside record no graph."""
-    return _Mode("grad_enabled", False)
-
-
-def enable_grad():
-    """Context manager / decorator: record the graph again (inside no_grad)."""
-    return _Mode("grad_enabled", True)
-
-
-class set_grad_enabled:
-    """Set grad mode now (``ts.set_grad_enabled(False)``); used as a context manager,
-    the previous mode comes back on exit, as in PyTorch."""
-
-    def __init__(self, mode):
-        self.previous, self.mode = _state.grad_enabled, bool(mode)
-        _state.grad_enabled = self.mode
-
-    def __enter__(self):
-        _state.grad_enabled = self.mode
-        return self
-
-    def __exit__(self, *exc):
-        _state.grad_enabled = self.previous
-        return False
-
-    def __call__(self, fn):
-        """As a decorator: undo the immediate setting, apply the mode per call."""
-        _state.grad_enabled = self.previous
-        return _Mode("grad_enabled", self.mode)(fn)
-
-
-def detect_anomaly(check_nan=True):
-    """Context manager / decorator: every node remembers where it was created, and a
-    backward rule that yields nan or inf raises an AutogradError naming the op and
-    that place. Slows things down; for debugging."""
-    return _Mode("anomaly", bool(check_nan))
-
-
-def set_detect_anomaly(mode):
-    _state.anomaly = bool(mode)
-
-
-def is_anomaly_enabled():
-    return _state.anomaly
 
 
 # ---------------------------------------------------------------- Tensor
@@ -519,121 +434,6 @@ def call(cls, *args, **params):
             return cls.apply(*[b if isinstance(b, Tensor) else Tensor._make(b) for b in args],
                              **params)
     return object.__new__(cls).forward(*args, **params)
-
-
-# ---------------------------------------------------------------- the public custom op
-
-class FunctionCtx:
-    """The ``ctx`` of a custom Function: ``save_for_backward`` / ``saved_tensors``,
-    ``needs_input_grad``, and any attribute you set."""
-
-    def save_for_backward(self, *tensors):
-        for t in tensors:
-            if t is not None and not isinstance(t, Tensor):
-                raise TypeError(f"save_for_backward: expected Tensors, got {type(t).__name__}")
-        self._saved = tensors
-        self._saved_versions = tuple(None if t is None else t._version[0] for t in tensors)
-
-    @property
-    def saved_tensors(self):
-        saved = getattr(self, "_saved", ())
-        for i, (t, v) in enumerate(zip(saved, self._saved_versions)):
-            if t is not None and t._version[0] != v:
-                raise AutogradError(f"saved_tensors: saved tensor {i} (shape {t.shape}) was "
-                                    f"modified in place after it was saved (version {v} then, "
-                                    f"{t._version[0]} now)")
-        return saved
-
-
-class Function:
-    """A user-defined differentiable op, in PyTorch's form::
-
-        class Cube(ts.Function):
-            @staticmethod
-            def forward(ctx, x):
-                ctx.save_for_backward(x)
-                return x * x * x
-            @staticmethod
-            def backward(ctx, grad):
-                (x,) = ctx.saved_tensors
-                return grad * 3 * x * x
-
-        y = Cube.apply(x)
-
-    ``forward`` gets the arguments (Tensors and anything else) and runs with grad
-    recording off; it returns a Tensor or a tuple of Tensors. ``backward`` gets one
-    gradient per output and returns one gradient (or None) per forward argument.
-    Written with Tensor ops, ``backward`` is itself differentiable.
-    """
-
-    @staticmethod
-    def forward(ctx, *args, **kwargs):
-        raise NotImplementedError("Function subclasses define forward(ctx, *inputs)")
-
-    @staticmethod
-    def backward(ctx, *grad_outputs):
-        raise NotImplementedError("Function subclasses define backward(ctx, *grad_outputs)")
-
-    @classmethod
-    def apply(cls, *args, **kwargs):
-        ctx = FunctionCtx()
-        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
-        with no_grad():
-            out = cls.forward(ctx, *args, **kwargs)
-        single = isinstance(out, Tensor)
-        outs = (out,) if single else tuple(out)
-        for o in outs:
-            if not isinstance(o, Tensor):
-                raise TypeError(f"{cls.__name__}.forward must return Tensors, got {type(o).__name__}")
-        if not (_state.grad_enabled and any(ctx.needs_input_grad)):
-            return out
-        node_class = cls.__dict__.get("_node_class")
-        if node_class is None:    # one node class per Function: its name outlives release()
-            node_class = type(f"{cls.__name__}Node", (_CustomNode,), {"fn_name": cls.__name__})
-            cls._node_class = node_class
-        node = node_class()
-        node.fn, node.ctx = cls, ctx
-        node.arg_is_tensor = tuple(isinstance(a, Tensor) for a in args)
-        node.inputs = tuple(a for a in args if isinstance(a, Tensor))
-        node.parents = tuple(t._ctx for t in node.inputs)
-        node.needs_input_grad = tuple(t.requires_grad for t in node.inputs)
-        node.n_outputs = len(outs)
-        node.output_meta = tuple((o.shape, o.dtype) for o in outs)
-        if _state.anomaly:
-            node.trace = traceback.format_stack()[:-1]
-        wrapped = tuple(Tensor._make(o.data, node, i) for i, o in enumerate(outs))
-        for w, o in zip(wrapped, outs):   # what forward saved of its outputs stays checked
-            w._version = o._version
-        return wrapped[0] if single else wrapped
-
-
-class _CustomNode(Node):
-    reads_inputs = False   # the ctx checks the versions of what it saved
-
-    fn_name = "Function"
-
-    @property
-    def name(self):
-        return self.fn_name + "Backward"
-
-    def backward(self, *grads):
-        recorded = _state.grad_enabled
-        if not recorded:
-            grads = tuple(Tensor._make(g) for g in grads)
-        result = self.fn.backward(self.ctx, *grads)
-        if not isinstance(result, tuple):
-            result = (result,)
-        if len(result) != len(self.arg_is_tensor):
-            raise AutogradError(f"{self.fn.__name__}.backward returned {len(result)} gradients, "
-                                f"expected {len(self.arg_is_tensor)} (one per forward argument)")
-        grads_in = tuple(g for g, is_t in zip(result, self.arg_is_tensor) if is_t)
-        for t, g in zip(self.inputs, grads_in):
-            if g is not None and tuple(g.shape) != tuple(t.shape):
-                raise ShapeError(f"{self.fn.__name__}.backward: gradient of shape {g.shape} "
-                                 f"for an input of shape {t.shape}")
-        if not recorded:
-            grads_in = tuple(None if g is None else g.data for g in grads_in)
-        return grads_in
 
 
 # ---------------------------------------------------------------- the backward pass

@@ -9,7 +9,8 @@ Conventions (DESIGN.md): ``axis=`` everywhere, ``dim=`` accepted as an alias;
 import operator
 
 from . import backend
-from .autograd import AutogradError, Tensor, _state, as_array, no_grad
+from .autograd import AutogradError, Tensor, as_array
+from .modes import _state, no_grad
 from .errors import DeviceError, DTypeError, ShapeError
 from .ops.elementwise import (Abs, Add, Clip, Div, Exp, Log, Maximum, Minimum, Mul, Neg, Pow,
                               PowScalar, Relu, Sigmoid, Sqrt, Sub, Tanh, Where)

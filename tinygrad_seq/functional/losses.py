@@ -17,7 +17,8 @@
 All are differentiable twice (gradgradcheck), in the input and in a float target.
 """
 from .. import backend
-from ..autograd import Function, Tensor
+from ..autograd import Tensor
+from ..function import Function
 from ..errors import DTypeError, ShapeError
 from ..ops.embedding import IndexRangeError
 from ..tensor import float_tensor, stack, tensor_arg

@@ -1,6 +1,7 @@
 """Embedding: a lookup table of vectors, with torch.nn.Embedding's parameter, init and
 padding semantics, and an optional row-sparse gradient."""
-from ..autograd import Tensor, no_grad
+from ..autograd import Tensor
+from ..modes import no_grad
 from ..creation import empty
 from ..errors import ShapeError
 from ..functional.embedding import embedding, padding_index

@@ -7,7 +7,8 @@ shape (out, in, *kernel), fan_in = in * prod(kernel) and fan_out = out * prod(ke
 import math
 
 from .. import backend
-from ..autograd import Tensor, no_grad
+from ..autograd import Tensor
+from ..modes import no_grad
 from ..errors import DTypeError, ShapeError
 
 _LINEAR = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",

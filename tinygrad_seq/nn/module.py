@@ -9,7 +9,8 @@ from collections import OrderedDict, namedtuple
 from collections.abc import Mapping
 
 from .. import backend
-from ..autograd import Tensor, as_array, no_grad
+from ..autograd import Tensor, as_array
+from ..modes import no_grad
 from ..errors import DeviceError, DTypeError, ShapeError, TinygradSeqError
 from ..tensor import to_args
 

@@ -1,6 +1,7 @@
 """Embedding lookup: rows of a table picked by integer indices, with a dense or a
 row-sparse gradient (``tinygrad_seq.sparse``)."""
-from ..autograd import Node, Tensor, _state, call
+from ..autograd import Node, Tensor, call
+from ..modes import _state
 from ..errors import DTypeError, ShapeError
 from ..sparse import RowSparseGrad
 from .indexing import IndexAdd

@@ -14,7 +14,8 @@ Updates run on the arrays in place (``p.data``), outside the graph, and bump eac
 parameter's version counter so that a graph that saved the old value notices.
 """
 from .. import backend
-from ..autograd import Tensor, as_array, enable_grad, no_grad
+from ..autograd import Tensor, as_array
+from ..modes import enable_grad, no_grad
 from ..errors import DTypeError, ShapeError
 
 

@@ -26,7 +26,8 @@ import time
 
 from .. import backend, nn, optim
 from .. import functional as F
-from ..autograd import Tensor, no_grad
+from ..autograd import Tensor
+from ..modes import no_grad
 from . import corpus as C
 from .keyedvectors import KeyedVectors
 

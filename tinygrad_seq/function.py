@@ -1,0 +1,121 @@
+"""The public custom differentiable op, in PyTorch's form: subclass ``Function`` with
+static ``forward(ctx, ...)`` and ``backward(ctx, ...)`` on Tensors, call ``.apply``.
+(The built-in primitives use the leaner ``Node`` form of autograd.py.)"""
+import traceback
+
+from .autograd import Node, Tensor
+from .errors import AutogradError, ShapeError
+from .modes import _state, no_grad
+
+
+class FunctionCtx:
+    """The ``ctx`` of a custom Function: ``save_for_backward`` / ``saved_tensors``,
+    ``needs_input_grad``, and any attribute you set."""
+
+    def save_for_backward(self, *tensors):
+        for t in tensors:
+            if t is not None and not isinstance(t, Tensor):
+                raise TypeError(f"save_for_backward: expected Tensors, got {type(t).__name__}")
+        self._saved = tensors
+        self._saved_versions = tuple(None if t is None else t._version[0] for t in tensors)
+
+    @property
+    def saved_tensors(self):
+        saved = getattr(self, "_saved", ())
+        for i, (t, v) in enumerate(zip(saved, self._saved_versions)):
+            if t is not None and t._version[0] != v:
+                raise AutogradError(f"saved_tensors: saved tensor {i} (shape {t.shape}) was "
+                                    f"modified in place after it was saved (version {v} then, "
+                                    f"{t._version[0]} now)")
+        return saved
+
+
+class Function:
+    """A user-defined differentiable op, in PyTorch's form::
+
+        class Cube(ts.Function):
+            @staticmethod
+            def forward(ctx, x):
+                ctx.save_for_backward(x)
+                return x * x * x
+            @staticmethod
+            def backward(ctx, grad):
+                (x,) = ctx.saved_tensors
+                return grad * 3 * x * x
+
+        y = Cube.apply(x)
+
+    ``forward`` gets the arguments (Tensors and anything else) and runs with grad
+    recording off; it returns a Tensor or a tuple of Tensors. ``backward`` gets one
+    gradient per output and returns one gradient (or None) per forward argument.
+    Written with Tensor ops, ``backward`` is itself differentiable.
+    """
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError("Function subclasses define forward(ctx, *inputs)")
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        raise NotImplementedError("Function subclasses define backward(ctx, *grad_outputs)")
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        ctx = FunctionCtx()
+        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        with no_grad():
+            out = cls.forward(ctx, *args, **kwargs)
+        single = isinstance(out, Tensor)
+        outs = (out,) if single else tuple(out)
+        for o in outs:
+            if not isinstance(o, Tensor):
+                raise TypeError(f"{cls.__name__}.forward must return Tensors, got {type(o).__name__}")
+        if not (_state.grad_enabled and any(ctx.needs_input_grad)):
+            return out
+        node_class = cls.__dict__.get("_node_class")
+        if node_class is None:    # one node class per Function: its name outlives release()
+            node_class = type(f"{cls.__name__}Node", (_CustomNode,), {"fn_name": cls.__name__})
+            cls._node_class = node_class
+        node = node_class()
+        node.fn, node.ctx = cls, ctx
+        node.arg_is_tensor = tuple(isinstance(a, Tensor) for a in args)
+        node.inputs = tuple(a for a in args if isinstance(a, Tensor))
+        node.parents = tuple(t._ctx for t in node.inputs)
+        node.needs_input_grad = tuple(t.requires_grad for t in node.inputs)
+        node.n_outputs = len(outs)
+        node.output_meta = tuple((o.shape, o.dtype) for o in outs)
+        if _state.anomaly:
+            node.trace = traceback.format_stack()[:-1]
+        wrapped = tuple(Tensor._make(o.data, node, i) for i, o in enumerate(outs))
+        for w, o in zip(wrapped, outs):   # what forward saved of its outputs stays checked
+            w._version = o._version
+        return wrapped[0] if single else wrapped
+
+
+class _CustomNode(Node):
+    reads_inputs = False   # the ctx checks the versions of what it saved
+
+    fn_name = "Function"
+
+    @property
+    def name(self):
+        return self.fn_name + "Backward"
+
+    def backward(self, *grads):
+        recorded = _state.grad_enabled
+        if not recorded:
+            grads = tuple(Tensor._make(g) for g in grads)
+        result = self.fn.backward(self.ctx, *grads)
+        if not isinstance(result, tuple):
+            result = (result,)
+        if len(result) != len(self.arg_is_tensor):
+            raise AutogradError(f"{self.fn.__name__}.backward returned {len(result)} gradients, "
+                                f"expected {len(self.arg_is_tensor)} (one per forward argument)")
+        grads_in = tuple(g for g, is_t in zip(result, self.arg_is_tensor) if is_t)
+        for t, g in zip(self.inputs, grads_in):
+            if g is not None and tuple(g.shape) != tuple(t.shape):
+                raise ShapeError(f"{self.fn.__name__}.backward: gradient of shape {g.shape} "
+                                 f"for an input of shape {t.shape}")
+        if not recorded:
+            grads_in = tuple(None if g is None else g.data for g in grads_in)
+        return grads_in
