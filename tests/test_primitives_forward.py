@@ -35,8 +35,8 @@ from tinygrad_seq.ops.normalization import LayerNorm
 from strategies import (NONZERO, POSITIVE, SMOOTH, arrays, as_tuple, axes, broadcast_shapes,
                         broadcastable_to, grid, indices, ops_in_graph, reshape_targets,
                         row_indices, shapes)
-from test_nn_rnn_primitives import forward_case as rnn_forward_case
 from test_nn_embedding import embedding_case
+from test_nn_rnn_primitives import forward_case as rnn_forward_case
 
 
 def tracked(a, dtype):
@@ -312,8 +312,8 @@ FORWARD = {
     Gelu: gelu_case(grad=False),
     GeluGrad: gelu_case(grad=True),
     LayerNorm: layer_norm_case,
-    **{cls: rnn_forward_case(cls) for cls in (RNNSequence, GRUSequence, LSTMSequence)},
     Embedding: embedding_case,
+    **{cls: rnn_forward_case(cls) for cls in (RNNSequence, GRUSequence, LSTMSequence)},
 }
 
 TOLERANCE = {np.float32: dict(rtol=2e-5, atol=2e-6), np.float64: dict(rtol=1e-12, atol=1e-12)}

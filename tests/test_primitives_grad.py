@@ -35,8 +35,8 @@ from tinygrad_seq.ops.normalization import LayerNorm
 from strategies import (AWAY_FROM_ZERO, NONZERO, POSITIVE, SMOOTH, advanced_indices, arrays,
                         as_tuple, axes, broadcast_shapes, broadcastable_to, grid, indices,
                         ops_in_graph, reduced_count, reshape_targets, row_indices, shapes)
-from test_nn_rnn_primitives import test_rnn_sequence_gradients as _rnn_sequence_gradients
 from test_nn_embedding import test_embedding_gradients as _embedding_gradients
+from test_nn_rnn_primitives import test_rnn_sequence_gradients as _rnn_sequence_gradients
 
 
 # ---------------------------------------------------------------- helpers
@@ -475,8 +475,8 @@ PROPERTY_TESTS = {
     Gelu: test_gelu_gradients,
     GeluGrad: test_gelu_gradients,
     LayerNorm: test_layer_norm_gradients,
-    **{cls: _rnn_sequence_gradients for cls in (RNNSequence, GRUSequence, LSTMSequence)},
     Embedding: _embedding_gradients,
+    **{cls: _rnn_sequence_gradients for cls in (RNNSequence, GRUSequence, LSTMSequence)},
 }
 
 
