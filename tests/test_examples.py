@@ -42,3 +42,17 @@ def test_date_translation_quick(tmp_path):
     assert "trainable parameters: 52,960" in out
     assert "success criterion (held-out exact match >= 60%): MET" in out
     assert (tmp_path / "dates" / "model.npz").exists()
+
+
+def test_char_lm_quick(tmp_path):
+    out = run_example("char_lm.py", "--quick", tmp_path=tmp_path)
+    assert "success criterion (within 0.15 nats of the entropy, >= 80 of 100 samples end in a " \
+           "suffix): MET" in out
+
+
+def test_char_lm_trains_on_a_text_file(tmp_path):
+    data = tmp_path / "words.txt"
+    data.write_text("\n".join(["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta",
+                               "theta", "iota", "kappa", "lambda", "mu"]) + "\n")
+    out = run_example("char_lm.py", "--data", str(data), "--steps", "20", tmp_path=tmp_path)
+    assert "held-out cross-entropy" in out and "not applicable to --data" in out
