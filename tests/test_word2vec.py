@@ -240,6 +240,19 @@ def test_corpus_file_gives_the_same_model_as_the_token_lists(tmp_path):
     assert np.array_equal(a.wv.vectors, b.wv.vectors)
 
 
+def test_progress_without_tqdm_trains_silently(monkeypatch, capsys):
+    from tinygrad_seq.word2vec import model as M
+    monkeypatch.setattr(M, "_tqdm", None)
+    m = Word2Vec(planted_corpus(n_sent=100), vector_size=8, min_count=1, epochs=1, progress=True)
+    assert capsys.readouterr().err == "" and m.train_count == 1
+
+
+def test_corpus_file_cuts_long_lines_as_gensim(tmp_path):
+    path = tmp_path / "long.txt"
+    path.write_text(" ".join(["w"] * 25000) + "\n\nx y\n")
+    assert [len(s) for s in C.CorpusFile(str(path))] == [10000, 10000, 5000, 2]   # empty lines give nothing
+
+
 def test_progress_bar_runs_when_tqdm_is_installed(capsys):
     pytest.importorskip("tqdm")
     Word2Vec(planted_corpus(n_sent=100), vector_size=8, min_count=1, epochs=1, progress=True)
@@ -437,10 +450,11 @@ def test_save_refuses_keys_with_whitespace(tmp_path):
 
 # ---------------------------------------------------------------- the hand-written fast path
 
-@pytest.mark.parametrize("sg", [1, 0])
-def test_fast_step_equals_the_autodiff_step(sg):
+@pytest.mark.parametrize("sg,cbow_mean", [(1, 1), (0, 1), (0, 0)])
+def test_fast_step_equals_the_autodiff_step(sg, cbow_mean):
     sents = planted_corpus(n_sent=300)
-    kw = dict(vector_size=12, window=3, min_count=1, sg=sg, epochs=0, progress=False, seed=4)
+    kw = dict(vector_size=12, window=3, min_count=1, sg=sg, epochs=0, progress=False, seed=4,
+              cbow_mean=cbow_mean)
     a, b = Word2Vec(sents, fast_path=False, **kw), Word2Vec(sents, fast_path=True, **kw)
     rng = np.random.default_rng(0)
     V = len(a.wv)
