@@ -21,7 +21,7 @@ from .gradcheck import gradcheck, gradgradcheck
 from .tensor import cat, stack, where
 from . import functional, nn, viz  # noqa: E402  (after the Tensor API is attached)
 from .io import load, save  # noqa: E402  (ts.save / ts.load, no pickle)
-from . import optim, sparse  # noqa: E402
+from . import optim, sparse, word2vec  # noqa: E402
 
 bool = bool_  # noqa: A001  ts.bool as in PyTorch
 concat = cat
