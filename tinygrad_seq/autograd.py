@@ -363,9 +363,12 @@ class Node:
         if node.is_view:
             _share_version(inputs[0], outs)
         if cls.reads_outputs:
-            node.outputs_data = out if multi else (out,)
-            node.output_versions = tuple((t._version, t._version[0])
-                                         for t in (outs if multi else (outs,)))
+            if multi:
+                node.outputs_data = out
+                node.output_versions = tuple([(t._version, t._version[0]) for t in outs])
+            else:
+                node.outputs_data = (out,)
+                node.output_versions = ((outs._version, outs._version[0]),)
         return outs
 
     def saved_inputs(self):

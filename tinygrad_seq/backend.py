@@ -189,12 +189,16 @@ def sigmoid(x):
     NumPy's overflow warning for that is silenced. Four array passes, against nine for
     the overflow-free exp(-|x|) / where form."""
     mod = array_module(x)
+    e = mod.negative(x)
     if mod is numpy:
         with numpy.errstate(over="ignore"):
-            e = numpy.exp(-x)
+            e = numpy.exp(e, out=e if e.ndim else None)
     else:
-        e = mod.exp(-x)
-    return 1 / (1 + e)
+        e = mod.exp(e, out=e)
+    if not e.ndim:           # NumPy gives 0-d results as scalars: no in-place update
+        return 1 / (1 + e)
+    e += 1
+    return mod.reciprocal(e, out=e)
 
 
 def result_type(*args):
