@@ -303,13 +303,13 @@ def main(argv=None):
         print(f"  {text!r:>26} -> {decode(p)}")
 
     os.makedirs(args.out, exist_ok=True)
-    ts.save(model.state_dict(), os.path.join(args.out, "model.npz"))
+    ts.save(model.state_dict(), os.path.join(args.out, "model.tsz"))
     heatmap = os.path.join(args.out, "attention.png")
     if save_heatmap(typed[0], decode(typed_pred[0]), typed_alpha[0], heatmap):
         print(f"attention map of {typed[0]!r} saved to {os.path.abspath(heatmap)}")
     else:
         print("matplotlib is not installed: skipping the attention heatmap (pip install matplotlib)")
-    print(f"weights saved to {os.path.abspath(os.path.join(args.out, 'model.npz'))}")
+    print(f"weights saved to {os.path.abspath(os.path.join(args.out, 'model.tsz'))}")
 
     elapsed = time.perf_counter() - start
     if args.quick:
