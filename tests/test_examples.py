@@ -41,7 +41,7 @@ def test_date_translation_quick(tmp_path):
                       tmp_path=tmp_path)
     assert "trainable parameters: 52,960" in out
     assert "success criterion (held-out exact match >= 60%): MET" in out
-    assert (tmp_path / "dates" / "model.npz").exists()
+    assert (tmp_path / "dates" / "model.tsz").exists()
 
 
 def test_char_lm_quick(tmp_path):
