@@ -557,7 +557,8 @@ def run_backward(roots, gradients, retain_graph, create_graph, capture=None):
             if node.reads_inputs or node.reads_outputs:
                 node.check_versions()
             if node.n_outputs > 1:
-                grads = [_zeros_for(node, i, recorded) if g is None else g for i, g in enumerate(grads)]
+                present = next(g for g in grads if g is not None)
+                grads = [_zeros_for(node, i, present) if g is None else g for i, g in enumerate(grads)]
             input_grads = node.backward(*grads)
             if _state.anomaly:
                 _check_finite(node, input_grads)
@@ -614,9 +615,12 @@ def run_backward(roots, gradients, retain_graph, create_graph, capture=None):
     return captured
 
 
-def _zeros_for(node, index, recorded):
+def _zeros_for(node, index, present):
+    """Zeros for output `index` of a multi-output node that got no gradient, like the
+    gradient that did arrive (`present`: an array, or a Tensor when recorded)."""
     shape, dtype = node.output_meta[index]
-    zeros = backend.array_module(node.inputs[0].data).zeros(shape, dtype=dtype)
+    recorded = isinstance(present, Tensor)
+    zeros = backend.array_module(present.data if recorded else present).zeros(shape, dtype=dtype)
     return Tensor._make(zeros) if recorded else zeros
 
 

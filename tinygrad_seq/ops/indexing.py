@@ -3,7 +3,7 @@
 Integer-array indices may repeat, so the adjoint adds (``np.add.at`` semantics).
 """
 from .. import backend
-from ..autograd import Node, call
+from ..autograd import Node, Tensor, call
 from ..errors import DTypeError
 from .reduce import grad_like
 
@@ -79,7 +79,7 @@ class SetItem(Node):
         return out
 
     def backward(self, g):
-        mod = backend.array_module(self.inputs[0].data)
+        mod = backend.array_module(g.data if isinstance(g, Tensor) else g)
         keep = mod.ones(g.shape, dtype=g.dtype)
         keep[self.index] = 0
         gx = g * keep if self.needs_input_grad[0] else None
