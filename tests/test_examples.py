@@ -85,3 +85,11 @@ def test_transformer_causal_mask_gradient_is_exactly_zero():
 def test_transformer_dates_quick(tmp_path):
     out = run_example("transformer_dates.py", "--quick", tmp_path=tmp_path)
     assert "success criterion (held-out exact match >= 60%, causal gradient exactly 0): MET" in out
+
+
+def test_sentiment_quick(tmp_path):
+    out = run_example("sentiment.py", "--quick", "--out", str(tmp_path / "sentiment"),
+                      tmp_path=tmp_path)
+    assert "success criterion (A >= 85%, B >= 90% and >= 20 points better than A on " \
+           "negation): MET" in out
+    assert (tmp_path / "sentiment" / "lstm.tsz").exists()
