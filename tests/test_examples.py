@@ -93,3 +93,10 @@ def test_sentiment_quick(tmp_path):
     assert "success criterion (A >= 85%, B >= 90% and >= 20 points better than A on " \
            "negation): MET" in out
     assert (tmp_path / "sentiment" / "lstm.tsz").exists()
+
+
+def test_word_vectors_quick(tmp_path):
+    out = run_example("word_vectors.py", "--quick", "--out", str(tmp_path / "wv"), tmp_path=tmp_path)
+    assert "success criterion (held-out analogies >= 90%, neutralized to 1e-10, equalized to " \
+           "1e-12): MET" in out
+    assert "man : woman :: king : ?  ->  queen" in out
