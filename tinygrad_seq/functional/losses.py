@@ -50,6 +50,17 @@ def _tensor_like(value, ref, op, name, dtype=None):
     return t if dtype is None or t.dtype == dtype else t.to(dtype)
 
 
+def _binary_operands(input, target, op):
+    """(input, target) of a binary loss as float Tensors of one shape: integer or bool
+    targets (labels 0/1) take the input's dtype."""
+    input = _input(input, op)
+    target = _tensor_like(target, input, op, "target")
+    if target.dtype.kind != "f":
+        target = target.to(input.dtype)
+    _same_shape(input, target, op)
+    return input, target
+
+
 def _same_shape(input, target, op):
     if tuple(target.shape) != tuple(input.shape):
         raise ShapeError(f"{op}: target of shape {tuple(target.shape)} and input of shape "
@@ -117,11 +128,7 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     log is clamped at -100 as PyTorch. Input values outside [0, 1] raise ValueError."""
     op = "binary_cross_entropy"
     _check_reduction(reduction, op)
-    input = _input(input, op)
-    target = _tensor_like(target, input, op, "target")
-    if target.dtype.kind != "f":
-        target = target.to(input.dtype)
-    _same_shape(input, target, op)
+    input, target = _binary_operands(input, target, op)
     if input.size:
         mod = backend.array_module(input.data)
         lo, hi = float(mod.min(input.data)), float(mod.max(input.data))
@@ -152,11 +159,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     and gradients for logits of any size (+-1e4 and beyond)."""
     op = "binary_cross_entropy_with_logits"
     _check_reduction(reduction, op)
-    x = _input(input, op)
-    y = _tensor_like(target, x, op, "target")
-    if y.dtype.kind != "f":
-        y = y.to(x.dtype)
-    _same_shape(x, y, op)
+    x, y = _binary_operands(input, target, op)
     log_weight = None
     if pos_weight is not None:
         pw = _tensor_like(pos_weight, x, op, "pos_weight", x.dtype)

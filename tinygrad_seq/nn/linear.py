@@ -44,8 +44,15 @@ class Linear(Module):
         if x.shape[-1:] != (self.in_features,):
             raise ShapeError(f"Linear: expected input with last dim {self.in_features}, got "
                              f"shape {tuple(x.shape)}")
+        lead = tuple(x.shape[:-1])
+        if len(lead) > 1:
+            # (N, T, in) as one (N*T, in) @ (in, out): one GEMM forward and one per
+            # gradient, rather than a product per batch entry
+            x = x.reshape(-1, self.in_features)
         y = x @ self.weight.mT
-        return y + self.bias if self.bias is not None else y
+        if self.bias is not None:
+            y = y + self.bias
+        return y.reshape(lead + (self.out_features,)) if len(lead) > 1 else y
 
     def extra_repr(self):
         return (f"in_features={self.in_features}, out_features={self.out_features}, "

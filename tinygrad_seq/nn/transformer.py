@@ -18,9 +18,8 @@ than PyTorch's NaN.
 import copy
 
 from .. import backend
-from ..functional.activations import relu
+from ..functional.activations import gelu, relu
 from ..functional.attention import causal_bias
-from ..functional.activations import gelu
 from .attention import MultiheadAttention
 from .containers import ModuleList
 from .dropout import Dropout
@@ -39,17 +38,10 @@ def _activation(activation):
     raise ValueError(f"activation should be 'relu', 'gelu' or a callable, got {activation!r}")
 
 
-def _rows(linear, x):
-    """linear(x) on x (..., in) as one 2-D product: (rows, in) @ (in, out). nn.Linear on
-    a 3-D input would make a batched product whose weight gradient is summed over the
-    batch afterwards; flattening gives one GEMM each way."""
-    return linear(x.reshape(-1, x.shape[-1])).reshape(tuple(x.shape[:-1]) + (linear.out_features,))
-
-
 def _ff_block(layer, x, dropout_out):
     """dropout_out(linear2(dropout(activation(linear1(x))))), the position-wise network."""
-    h = layer.activation(_rows(layer.linear1, x))
-    return dropout_out(_rows(layer.linear2, layer.dropout(h)))
+    h = layer.activation(layer.linear1(x))
+    return dropout_out(layer.linear2(layer.dropout(h)))
 
 
 class TransformerEncoderLayer(Module):

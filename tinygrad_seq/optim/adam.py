@@ -57,13 +57,7 @@ class Adam(Optimizer):
             check_sparse(p, g, type(self).__name__, "use optim.SparseAdam for row-sparse "
                          "gradients (nn.Embedding(sparse=True)), or sparse=False")
             mod = backend.array_module(p.data)
-            state = self._state(p)
-            if not state:
-                state["step"] = Tensor._make(mod.zeros((), dtype=backend.float32))
-                state["exp_avg"] = Tensor._make(mod.zeros_like(p.data))
-                state["exp_avg_sq"] = Tensor._make(mod.zeros_like(p.data))
-                if amsgrad:
-                    state["max_exp_avg_sq"] = Tensor._make(mod.zeros_like(p.data))
+            state = _moments(self._state(p), p, amsgrad)
             d = -g.data if maximize else g.data
             state["step"].data += 1
             step = float(state["step"].data)
@@ -148,11 +142,7 @@ class SparseAdam(Optimizer):
                 raise RuntimeError(f"SparseAdam does not support dense gradients (a parameter of "
                                    f"shape {tuple(p.shape)}), please consider Adam instead")
             mod = backend.array_module(p.data)
-            state = self._state(p)
-            if not state:
-                state["step"] = Tensor._make(mod.zeros((), dtype=backend.float32))
-                state["exp_avg"] = Tensor._make(mod.zeros_like(p.data))
-                state["exp_avg_sq"] = Tensor._make(mod.zeros_like(p.data))
+            state = _moments(self._state(p), p)
             state["step"].data += 1
             step = float(state["step"].data)
             g = (-g if maximize else g).coalesce()
@@ -171,3 +161,16 @@ class SparseAdam(Optimizer):
             for t in state.values():
                 t._version[0] += 1
             self._write(p)
+
+
+def _moments(state, p, amsgrad=False):
+    """Adam's per-parameter state, created on first use: step, first and second moments
+    (and their running maximum with amsgrad), as PyTorch names them."""
+    if not state:
+        mod = backend.array_module(p.data)
+        state["step"] = Tensor._make(mod.zeros((), dtype=backend.float32))
+        state["exp_avg"] = Tensor._make(mod.zeros_like(p.data))
+        state["exp_avg_sq"] = Tensor._make(mod.zeros_like(p.data))
+        if amsgrad:
+            state["max_exp_avg_sq"] = Tensor._make(mod.zeros_like(p.data))
+    return state
