@@ -10,7 +10,10 @@
 # Run from anywhere:  benchmarks/gpu_check.sh
 # Environment: PYTHON (default python), TEST_TIMEOUT (s, default 420),
 #   BENCH_TIMEOUT (s per benchmark, default 120), LOG_DIR (default $OUT/gpu_check or
-#   /tmp/gpu_check_<pid>; the full logs are kept there).
+#   /tmp/gpu_check_<pid>; the full logs are kept there), PYTEST_ARGS (extra pytest
+#   arguments, e.g. "-n 8" where pytest-xdist is installed), W2V_ARGS (when set, also
+#   run bench_word2vec.py with these arguments, e.g. "--corpus lee,kjv --kjv-file
+#   kjv.txt --epochs 1"; gensim on the CPU beside it when installed).
 # Exit status: 0 all good; 1 tests or a benchmark failed; 2 no GPU; 3 no CuPy;
 #   4 tinygrad_seq cannot compute on cuda.
 set -uo pipefail
@@ -71,8 +74,10 @@ TORCH_DEVICE=$($PYTHON -c "import torch; print('cuda' if torch.cuda.is_available
 echo "PyTorch comparisons run on: $TORCH_DEVICE (cpu also when torch is missing: its columns are skipped)"
 
 # ---------------------------------------------------------------- 2. tests
-section "tests: TINYGRAD_SEQ_DEVICE=cuda $PYTHON -m pytest -q (limit ${TEST_TIMEOUT}s)"
-TINYGRAD_SEQ_DEVICE=cuda limit "$TEST_TIMEOUT" $PYTHON -m pytest -q -p no:cacheprovider 2>&1 | tee "$LOG_DIR/pytest.log"
+PYTEST_ARGS=${PYTEST_ARGS:-}
+section "tests: TINYGRAD_SEQ_DEVICE=cuda $PYTHON -m pytest -q $PYTEST_ARGS (limit ${TEST_TIMEOUT}s)"
+# shellcheck disable=SC2086  # PYTEST_ARGS is a word list on purpose
+TINYGRAD_SEQ_DEVICE=cuda limit "$TEST_TIMEOUT" $PYTHON -m pytest -q -p no:cacheprovider $PYTEST_ARGS 2>&1 | tee "$LOG_DIR/pytest.log"
 TEST_RC=${PIPESTATUS[0]}
 
 # ---------------------------------------------------------------- 3. benchmarks
@@ -89,6 +94,10 @@ run_bench() {
 run_bench bench_overhead.py --quick --torch-device "$TORCH_DEVICE"
 run_bench bench_scatter_add.py --quick
 run_bench bench_embedding_step.py --quick --torch-device "$TORCH_DEVICE"
+if [ -n "${W2V_ARGS:-}" ]; then
+    # shellcheck disable=SC2086
+    run_bench bench_word2vec.py $W2V_ARGS
+fi
 
 # ---------------------------------------------------------------- 4. summary
 section "SUMMARY"
@@ -104,6 +113,7 @@ esac
 for name in bench_overhead bench_scatter_add bench_embedding_step; do
     grep -h '^SUMMARY' "$LOG_DIR/$name.log" 2>/dev/null | sed 's/^SUMMARY /bench: /'
 done
+if [ -f "$LOG_DIR/bench_word2vec.log" ]; then grep -h '^| ' "$LOG_DIR/bench_word2vec.log"; fi
 if [ -n "$BENCH_FAILED" ]; then
     echo "benchmarks FAILED:$BENCH_FAILED"
 else

@@ -253,8 +253,9 @@ def test_intermediate_tensors_are_collected_after_backward():
 
 
 def test_backward_frees_the_saved_arrays():
-    x = ts.randn(1000, requires_grad=True)
-    column = ts.ones(1000, 1)
+    # host arrays: tracemalloc sees NumPy's allocations, not the GPU's
+    x = ts.randn(1000, requires_grad=True, device="cpu")
+    column = ts.ones(1000, 1, device="cpu")
     tracemalloc.start()
     try:
         baseline = tracemalloc.get_traced_memory()[0]
@@ -273,7 +274,7 @@ def test_backward_frees_the_saved_arrays():
 
 
 def _training_step(w, keep):
-    h = ts.randn(32, 64)
+    h = ts.randn(32, 64, device=w.device)
     for _ in range(4):
         h = (h @ w).tanh()
     loss = (h * h).mean()
@@ -288,7 +289,7 @@ def _training_step(w, keep):
 @pytest.mark.parametrize("leak", [False, True])
 def test_memory_stays_flat_over_a_training_loop(leak):
     ts.manual_seed(0)
-    w = ts.randn(64, 64, requires_grad=True)
+    w = ts.randn(64, 64, requires_grad=True, device="cpu")    # tracemalloc sees host memory
     with ts.no_grad():
         w *= 0.1
     keep = [] if leak else None

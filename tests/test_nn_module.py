@@ -194,7 +194,7 @@ def test_assignment_rules():
 
 def test_parameter_repr_and_requires_grad():
     torch = _torch()
-    p = nn.Parameter(ts.tensor([1.0, 2.0]))
+    p = nn.Parameter(ts.tensor([1.0, 2.0], device="cpu"))
     assert p.requires_grad and p.is_leaf and isinstance(p, ts.Tensor)
     assert repr(p) == repr(torch.nn.Parameter(torch.tensor([1.0, 2.0])))
     assert repr(p) == "Parameter containing:\ntensor([1., 2.], requires_grad=True)"

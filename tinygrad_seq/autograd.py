@@ -235,18 +235,24 @@ class _HookHandle:
 
 def as_array(data, dtype=None, device=None, copy=False):
     """The backend array for `data` following DESIGN's rules: Python floats become the
-    default dtype, Python ints int64, bools bool; arrays keep their dtype."""
+    default dtype, Python ints int64, bools bool; arrays keep their dtype. Without a
+    `device`, host data (NumPy arrays, lists, scalars) goes to the default device and
+    a CuPy array stays on the GPU."""
     if isinstance(data, Tensor):
         data = data.data
     dev = backend.check_device(device) if device is not None else None
     want = backend.dtype(dtype) if dtype is not None else None
     if backend.is_array(data):
         src_dev = backend.device_of(data)
+        if dev is None and src_dev == "cpu":
+            # a host NumPy array goes to the default device, as torch.tensor(ndarray)
+            # does: TINYGRAD_SEQ_DEVICE=cuda then moves code that builds tensors from NumPy
+            dev = backend.default_device
         mod = backend.array_module(data)
-        array = mod.array(data, dtype=want, copy=True) if copy else mod.asarray(data, dtype=want)
         if dev is not None and dev != src_dev:
-            array = backend.to_device(array, dev)
-        return array
+            array = backend.to_device(data, dev)
+            return array if want is None else array.astype(want, copy=False)
+        return mod.array(data, dtype=want, copy=True) if copy else mod.asarray(data, dtype=want)
     try:
         host = backend.host_array(data)
     except ValueError as e:

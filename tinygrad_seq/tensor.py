@@ -40,7 +40,8 @@ def _check_devices(a, b, op):
 
 
 def _operand(x, like, op):
-    """Turn an operand into a Tensor: Tensors pass, arrays are wrapped (no copy), Python
+    """Turn an operand into a Tensor: Tensors pass, arrays are wrapped (no copy; a host
+    NumPy array meeting a GPU tensor is copied there, as a Python scalar is), Python
     scalars become scalars of the dtype NumPy gives `like` op scalar (weak scalars:
     float32 tensor * 2.0 stays float32)."""
     if isinstance(x, Tensor):
@@ -55,8 +56,12 @@ def _operand(x, like, op):
             dt = backend.result_type(dt, x)
         return Tensor._make(dt.type(x))
     if backend.is_array(x):
-        if backend.device_of(x) != like.device:
-            raise DeviceError(f"{op}: a {backend.device_of(x)} array with a {like.device} tensor")
+        where = backend.device_of(x)
+        if where != like.device:
+            if where != "cpu":
+                raise DeviceError(f"{op}: a {where} array with a {like.device} tensor; move "
+                                  "one (x.to(...) or cupy.asnumpy)")
+            return Tensor._make(backend.to_device(x, like.device))  # a host constant follows
         return Tensor._make(backend.array_module(x).asarray(x))
     try:
         return Tensor._make(as_array(x, device=like.device))
@@ -425,8 +430,11 @@ def _index_part(i, device):
     if backend.is_array(i):
         if i.dtype.kind not in "iub":
             raise DTypeError(f"getitem: index arrays must be integer or bool, got {i.dtype}")
-        if backend.device_of(i) != device:
-            raise DeviceError(f"getitem: a {backend.device_of(i)} index for a {device} tensor")
+        where = backend.device_of(i)
+        if where != device:
+            if where != "cpu":      # host indices follow the tensor, as in PyTorch
+                raise DeviceError(f"getitem: a {where} index for a {device} tensor")
+            i = backend.to_device(i, device)
         return i
     if isinstance(i, float):
         raise DTypeError(f"getitem: float index {i!r}; indices must be integers")

@@ -19,8 +19,11 @@ def _index_array(indices, device, op):
         array = as_array(indices, device=device)
     if array.dtype.kind not in "iu":
         raise DTypeError(f"{op}: indices must be integers, got {array.dtype}")
-    if backend.device_of(array) != device:
-        raise DeviceError(f"{op}: indices on {backend.device_of(array)}, the table on {device}")
+    where = backend.device_of(array)
+    if where != device:
+        if where != "cpu":          # host indices follow the table; GPU ones do not move
+            raise DeviceError(f"{op}: indices on {where}, the table on {device}")
+        array = backend.to_device(array, device)
     return array
 
 
