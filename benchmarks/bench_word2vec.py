@@ -13,8 +13,14 @@ Corpora (no downloads):
        ~0.8M tokens), one verse per sentence, lowercased letters only, min_count 5
 Evaluation files: wordsim353.tsv and questions-words.txt from gensim's test data.
 
-Run:  python benchmarks/bench_word2vec.py [--corpus lee,kjv] [--sg 1,0] [--epochs 5]
-      [--batch-examples N] [--no-gensim]
+Ours runs twice for skip-gram: with shared negatives (the default: one draw per center
+word for its whole window) and with per-pair negatives (word2vec's and gensim's
+sampling). With --seeds a,b,c every run is repeated per seed: words/s is the median,
+the Spearman the mean ± sd (48 in-vocabulary WordSim pairs on the KJV make one seed's
+figure noisy).
+
+Run:  python benchmarks/bench_word2vec.py [--corpus lee,kjv] [--kjv-file F] [--sg 1,0]
+      [--epochs 5] [--seeds 1,2,3] [--batch-examples N] [--no-pairs] [--no-gensim]
 """
 import _common  # noqa: F401  (first: pins BLAS threads, puts the repo on sys.path)
 
@@ -22,6 +28,7 @@ import argparse
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import time
 
@@ -90,9 +97,9 @@ def evaluate(wv):
     return float(rho), float(oov), float(acc)
 
 
-def run_gensim(sents, sg, min_count, epochs):
+def run_gensim(sents, sg, min_count, epochs, seed):
     m = GensimWord2Vec(vector_size=100, window=5, min_count=min_count, sg=sg, hs=0, negative=5,
-                       sample=1e-3, alpha=0.025, min_alpha=0.0001, workers=1, seed=1)
+                       sample=1e-3, alpha=0.025, min_alpha=0.0001, workers=1, seed=seed)
     m.build_vocab(sents)
     t = time.perf_counter()
     m.train(sents, total_examples=m.corpus_count, epochs=epochs)
@@ -100,15 +107,24 @@ def run_gensim(sents, sg, min_count, epochs):
     return m.corpus_total_words * epochs / dt, evaluate(m.wv)
 
 
-def run_ours(sents, sg, min_count, epochs, batch_examples):
+def run_ours(sents, sg, min_count, epochs, seed, batch_examples, shared):
     m = Word2Vec(vector_size=100, window=5, min_count=min_count, sg=sg, negative=5, sample=1e-3,
-                 alpha=0.025, min_alpha=0.0001, epochs=epochs, seed=1, progress=False,
-                 batch_examples=batch_examples)
+                 alpha=0.025, min_alpha=0.0001, epochs=epochs, seed=seed, progress=False,
+                 batch_examples=batch_examples, shared_negatives=shared)
     m.build_vocab(sents)
     t = time.perf_counter()
     m.train(sents)
     dt = time.perf_counter() - t
     return m.vocab.total_words * epochs / dt, evaluate(m.wv)
+
+
+def summarize(results):
+    """(median words/s, mean and sd of Spearman, mean analogy accuracy, OOV %) of runs."""
+    wps = statistics.median(r[0] for r in results)
+    rhos = [r[1][0] for r in results]
+    sd = statistics.stdev(rhos) if len(rhos) > 1 else float("nan")
+    return (wps, statistics.fmean(rhos), sd, statistics.fmean(r[1][2] for r in results),
+            results[0][1][1])
 
 
 def main():
@@ -117,14 +133,19 @@ def main():
     ap.add_argument("--kjv-file", default=None, help="KJV text, one verse per line")
     ap.add_argument("--sg", default="1,0")
     ap.add_argument("--epochs", type=int, default=5)
-    ap.add_argument("--batch-examples", type=int, default=1024)
+    ap.add_argument("--seeds", default="1", help="comma-separated seeds; every run is "
+                    "repeated per seed (median words/s, mean and sd of the Spearman)")
+    ap.add_argument("--batch-examples", type=int, default=256)
+    ap.add_argument("--no-pairs", action="store_true",
+                    help="skip our skip-gram with per-pair negatives (word2vec's sampling)")
     ap.add_argument("--no-gensim", action="store_true")
     args = ap.parse_args()
+    seeds = [int(x) for x in args.seeds.split(",")]
     print(machine_line())
     print(f"tinygrad_seq device: {DEVICE}; gensim: "
           f"{'not installed' if gensim is None else gensim.__version__}")
     print("vector_size 100, window 5, negative 5, sample 1e-3, alpha 0.025 -> 0.0001, "
-          f"epochs {args.epochs}; ours: batch_examples {args.batch_examples}")
+          f"epochs {args.epochs}, seeds {seeds}; ours: batch_examples {args.batch_examples}")
     rows = []
     for name in args.corpus.split(","):
         sents = load_lee() if name == "lee" else load_kjv(args.kjv_file)
@@ -135,14 +156,24 @@ def main():
         tokens = sum(map(len, sents))
         for sg in (int(s) for s in args.sg.split(",")):
             model = "skip-gram" if sg else "CBOW"
-            runs = [] if args.no_gensim or gensim is None else [
-                ("gensim (1 worker)", run_gensim(sents, sg, min_count, args.epochs))]
-            runs.append(("tinygrad_seq", run_ours(sents, sg, min_count, args.epochs,
-                                                  args.batch_examples)))
-            base = runs[0][1][0]
-            for who, (wps, (rho, oov, acc)) in runs:
+            runs = []
+            if not (args.no_gensim or gensim is None):
+                runs.append(("gensim (1 worker)",
+                             lambda seed: run_gensim(sents, sg, min_count, args.epochs, seed)))
+            runs.append(("tinygrad_seq" + (", shared negatives" if sg else ""),
+                         lambda seed: run_ours(sents, sg, min_count, args.epochs, seed,
+                                               args.batch_examples, True)))
+            if sg and not args.no_pairs:
+                runs.append(("tinygrad_seq, per-pair negatives",
+                             lambda seed: run_ours(sents, sg, min_count, args.epochs, seed,
+                                                   args.batch_examples, False)))
+            base = None
+            for who, fn in runs:
+                wps, rho, sd, acc, oov = summarize([fn(seed) for seed in seeds])
+                base = base or wps
+                rho_txt = f"{rho:.3f}" + ("" if sd != sd else f" ± {sd:.3f}")
                 rows.append((f"{name} ({tokens / 1e3:.0f}k tokens)", model, who, f"{wps:,.0f}",
-                             f"{wps / base:.2f}x", f"{rho:.3f}", f"{oov:.1f}", f"{acc:.3f}"))
+                             f"{wps / base:.2f}x", rho_txt, f"{oov:.1f}", f"{acc:.3f}"))
                 print("  ".join(rows[-1]), flush=True)
     head = ("corpus", "model", "implementation", "words/s", "vs gensim", "WS353 Spearman",
             "WS353 OOV %", "analogy acc")

@@ -24,6 +24,7 @@ float64 = numpy.dtype("float64")
 int32 = numpy.dtype("int32")
 int64 = numpy.dtype("int64")
 bool_ = numpy.dtype("bool")
+intp = numpy.dtype(numpy.intp)      # the index dtype of the platform
 _DTYPE_NAMES = {"float16": float16, "half": float16, "float32": float32, "float": float32,
                 "float64": float64, "double": float64, "int32": int32, "int": int32,
                 "int64": int64, "long": int64, "bool": bool_}
@@ -271,9 +272,28 @@ def scatter_add_rows(num_rows, index, values):
         for j in range(width):
             rows[:, j] = numpy.bincount(index, weights=columns[j], minlength=num_rows)
     else:  # a negative row r gives flat indices r * width + column, which wrap to row r + num_rows
-        flat = index[:, None] * width + numpy.arange(width)
-        numpy.add.at(out.reshape(-1), flat.reshape(-1), values.reshape(-1))
+        add_rows(out.reshape(num_rows, width), index, values)
     return out
+
+
+def add_rows(table, rows, values, index_out=None):
+    """table[rows] += values in place along axis 0, repeated rows adding up, for 1-D
+    integer `rows` and `values` of shape (len(rows), *table.shape[1:]); returns table.
+    NumPy, C-contiguous table: one ``add.at`` on the flat table with one index per
+    element (its fast 1-D path, see scatter_add_rows); `index_out`, an intp array of
+    at least len(rows) * row size elements, receives those flat indices instead of a
+    new array. Otherwise: ``add_at`` by rows (CuPy: an atomic scatter_add)."""
+    n = rows.shape[0]
+    if n == 0:
+        return table
+    if array_module(table) is not numpy or not table.flags.c_contiguous:
+        return add_at(table, rows, values)
+    width = table.size // table.shape[0]
+    flat = numpy.empty((n, width), numpy.intp) if index_out is None else \
+        index_out[:n * width].reshape(n, width)
+    numpy.add(rows[:, None] * width, numpy.arange(width), out=flat)
+    numpy.add.at(table.reshape(-1), flat.reshape(-1), values.reshape(-1))
+    return table
 
 
 def add_at(out, index, values):

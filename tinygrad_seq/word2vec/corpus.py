@@ -212,13 +212,3 @@ def cbow_examples(words, sid, window, b, pad):
     has = (ctx != pad).any(axis=1)
     return words[has], ctx[has]
 
-
-def collision_weights(positive, negatives):
-    """Weights (m, 1 + k) of the logits [positive, negatives]: 0 where a negative drew
-    the positive word itself (word2vec skips those draws), else 1; None when none did."""
-    clash = negatives == positive[:, None]
-    if not clash.any():
-        return None
-    w = np.ones((positive.shape[0], 1 + negatives.shape[1]), dtype=np.float32)
-    w[:, 1:][clash] = 0.0
-    return w

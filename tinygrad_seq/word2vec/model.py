@@ -2,15 +2,18 @@
 
 The model is two ``nn.Embedding(sparse=True)`` tables: ``syn0`` (input vectors, the
 word vectors of ``wv``; gensim's init, uniform in [-0.5/D, 0.5/D)) and ``syn1neg``
-(output vectors, zero at the start). A minibatch holds examples (input, positive word,
-k negative words); its loss is
+(output vectors, zero at the start). A minibatch holds examples (input words, positive
+word, k negative words); its loss is
 
-    sum over examples of  -log s(u_pos . h) - sum_k log s(-u_k . h)
-      = F.binary_cross_entropy_with_logits(logits, labels, reduction="sum")
+    sum over examples, over their input vectors h of  -log s(u_pos . h) - sum_k log s(-u_k . h)
+      = F.binary_cross_entropy_with_logits(logits, labels, weight, reduction="sum")
 
-with h the input vector (skip-gram: the context word's vector, predicting the center
-word, as word2vec and gensim do; CBOW: the mean of the context vectors, predicting the
-center). Autodiff gives row-sparse gradients of the rows used and ``optim.SGD`` with
+with h: skip-gram, each context word's vector, predicting the center word, as word2vec
+and gensim do (with ``shared_negatives``, the default, all the context words of one
+center share one draw of negatives: Ji et al. 2016; without it each (center, context)
+pair has its own, as in word2vec); CBOW, the mean of the context vectors, predicting
+the center. The weight is 0 for padded context slots and for a negative that drew the
+positive word (word2vec skips those draws). Autodiff gives row-sparse gradients of the rows used and ``optim.SGD`` with
 lr = the decayed alpha updates those rows: per example, the update word2vec makes
 (u += alpha (label - s(u.h)) h, h's rows += alpha sum (label - s(u.h)) u), except that
 the examples of one minibatch all see the weights from before the step, and repeated
@@ -45,11 +48,17 @@ class Word2Vec:
 
     ``batch_words``: raw tokens per job, as gensim: the learning rate is constant within
     a job and decays between jobs. ``batch_examples`` (not in gensim): examples per SGD
-    step; the job's examples are trained in steps of that many, in order. The examples
-    of one step all see the weights from before it and a row used by several of them
-    gets the sum of their updates, so a step must stay small next to the vocabulary
-    (a row repeated hundreds of times in one step makes SGD diverge where word2vec's
-    one-example steps would not). ``fast_path``: train with ``step_fast`` (the same
+    step ((center, context) pairs in skip-gram, center words in CBOW); the job's examples are trained in steps of that many, in order. The
+    examples of one step all see the weights from before it and a row used by several
+    of them gets the sum of their updates, so a step must stay small next to the
+    vocabulary (a row repeated hundreds of times in one step makes SGD diverge where
+    word2vec's one-example steps would not). ``shared_negatives`` (not in gensim;
+    skip-gram only): one draw of ``negative`` words per center word, shared by all
+    the context words of its window (Ji et al. 2016, "Parallelizing Word2Vec in
+    Shared and Distributed Memory"), which turns a window's updates into small matrix
+    products and cuts the output-table traffic about sixfold; ``False`` draws fresh
+    negatives for every (center, context) pair, as word2vec and gensim do. Both reach
+    the same quality (benchmarks/bench_word2vec.py). ``fast_path``: train with ``step_fast`` (the same
     update as the autodiff ``step_autodiff``, written on backend arrays) or with
     ``step_autodiff`` (Embedding(sparse=True), F.binary_cross_entropy_with_logits,
     optim.SGD). ``device``: where the tables live (default: the framework's
@@ -58,7 +67,8 @@ class Word2Vec:
     def __init__(self, sentences=None, corpus_file=None, vector_size=100, window=5, min_count=5,
                  max_vocab_size=None, sg=0, negative=5, ns_exponent=0.75, sample=1e-3,
                  alpha=0.025, min_alpha=0.0001, epochs=5, batch_words=10000, seed=1,
-                 progress=True, cbow_mean=1, batch_examples=1024, fast_path=True, device=None):
+                 progress=True, cbow_mean=1, batch_examples=1024, shared_negatives=True,
+                 fast_path=True, device=None):
         if (vector_size < 1 or window < 1 or negative < 1 or epochs < 0 or batch_words < 1
                 or batch_examples < 1):
             raise ValueError(f"Word2Vec: vector_size, window, negative and batch_words must be "
@@ -73,8 +83,10 @@ class Word2Vec:
         self.alpha, self.min_alpha, self.epochs = float(alpha), float(min_alpha), int(epochs)
         self.batch_words, self.seed, self.progress = int(batch_words), seed, progress
         self.batch_examples, self.fast_path = int(batch_examples), bool(fast_path)
+        self.shared_negatives = bool(shared_negatives)
         self.device = device if device is not None else backend.default_device
         self.vocab = None
+        self._scratch = _Scratch()
         self.wv = None
         self.running_training_loss = 0.0
         self.train_count = 0
@@ -116,13 +128,22 @@ class Word2Vec:
     # ---- one minibatch
     def examples(self, sentences):
         """The training examples of one minibatch of encoded sentences (lists of word
-        indices), drawn with the model's random generator: (inputs, targets) with
-        inputs (m,) word indices (skip-gram) or (m, 2*window) padded contexts (CBOW) and
-        targets (m, 1 + negative): the positive word, then the negatives."""
+        indices), drawn with the model's random generator, as host arrays (inputs,
+        targets): targets (m, 1 + negative) holds the positive word, then the negatives;
+        inputs (m, J) holds the input words, padded with len(vocab):
+
+        - CBOW: one example per center word, J = 2 window context words (their mean is
+          the input vector);
+        - skip-gram with ``shared_negatives`` (default): one example per center word, J =
+          2 window context words, each its own input vector, all scored against the
+          same targets (the center and one draw of negatives);
+        - skip-gram without: one example per (center, context) pair, J = 1, with its
+          own draw of negatives, as word2vec and gensim."""
         words, sid = C.subsample(sentences, self._keep_prob, self._rng)
         b = C.reduced_windows(words.shape[0], self.window, self._rng)
-        if self.sg:
-            center, inputs = C.skipgram_pairs(words, sid, self.window, b)
+        if self.sg and not self.shared_negatives:
+            center, context = C.skipgram_pairs(words, sid, self.window, b)
+            inputs = context[:, None]
         else:
             center, inputs = C.cbow_examples(words, sid, self.window, b, pad=len(self.vocab))
         negatives = C.draw_negatives(self._cum_table, (center.shape[0], self.negative), self._rng)
@@ -130,30 +151,48 @@ class Word2Vec:
         targets = xp.concatenate([center[:, None], negatives], axis=1)
         return inputs, targets
 
+    def _as_inputs(self, inputs):
+        """Inputs as (m, J); a 1-D skip-gram input is one word per example."""
+        return inputs[:, None] if inputs.ndim == 1 else inputs
+
+    def _logit_weights(self, inputs, targets):
+        """Weights of the logits, on the arrays' device: 0 for a negative that drew the
+        positive word itself (word2vec skips those draws) and, in skip-gram, for padded
+        input slots; else 1. Skip-gram: (m, J, 1 + k); CBOW: (m, 1, 1 + k)."""
+        xp = backend.array_module(targets)
+        keep = targets != targets[:, :1]
+        keep[:, 0] = True
+        if self.sg:
+            keep = (inputs != len(self.vocab))[:, :, None] & keep[:, None, :]
+        else:
+            keep = keep[:, None, :]
+        return keep.astype(xp.float32)
+
     def loss(self, inputs, targets):
         """The summed negative-sampling loss of a minibatch (a Tensor, with a graph to
         syn0 and syn1neg): binary cross-entropy of the logits u_t . h with label 1 for
-        the positive column and 0 for the negatives (a negative that drew the positive
-        word itself is skipped, as in word2vec)."""
-        weight = C.collision_weights(targets[:, 0], targets[:, 1:])
-        xp = backend.xp("cpu")
-        labels = xp.zeros(targets.shape, dtype="float32")
-        labels[:, 0] = 1.0
+        the positive column and 0 for the negatives, for every input vector h of an
+        example (skip-gram: each context word; CBOW: the mean of them), weighted by
+        ``_logit_weights``."""
+        inputs = self._as_inputs(inputs)
         dev = self.device
+        weight = self._logit_weights(inputs, targets)
         inp = Tensor(inputs, device=dev)
         if self.sg:
-            h = self.syn0(inp)                                     # (m, D)
+            h = self.syn0(inp)                                     # (m, J, D)
         else:
-            s = self.syn0(inp).sum(axis=1)                         # (m, D): padding rows are 0
+            h = self.syn0(inp).sum(axis=1, keepdims=True)          # (m, 1, D): pads are 0
             if self.cbow_mean:
-                n = (inputs != len(self.vocab)).sum(axis=1, keepdims=True).astype("float32")
-                s = s + (s * Tensor(1.0 / n - 1.0, device=dev)).detach()   # value: mean
-            h = s
+                n = (inputs != len(self.vocab)).sum(axis=1).astype("float32")[:, None, None]
+                h = h + (h * Tensor(1.0 / n - 1.0, device=dev)).detach()   # value: mean
         u = self.syn1neg(Tensor(targets, device=dev))              # (m, 1 + k, D)
-        logits = (u @ h.unsqueeze(-1)).squeeze(-1)                 # (m, 1 + k)
+        logits = h @ u.mT                                          # (m, J | 1, 1 + k)
+        xp = backend.xp("cpu")
+        labels = xp.zeros(logits.shape, dtype="float32")
+        labels[..., 0] = 1.0
         return F.binary_cross_entropy_with_logits(
             logits, Tensor(labels, device=dev), reduction="sum",
-            weight=None if weight is None else Tensor(weight, device=dev))
+            weight=Tensor(weight, device=dev))
 
     def step(self, inputs, targets, lr):
         """One SGD step of learning rate `lr` on a minibatch; returns the summed loss.
@@ -175,50 +214,68 @@ class Word2Vec:
     def step_fast(self, inputs, targets, lr):
         """The same step as ``step_autodiff`` written out on backend arrays (no graph).
         With f = u_t . h and e = (s(f) - label) * weight (the gradient of the summed
-        loss in f), the syn1neg rows t get -lr e h and the rows of h (the skip-gram
-        input, or each CBOW context word) get -lr sum_t e u_t; both from the weights
-        before the step, repeated rows adding up, as SGD's sparse update. Tested equal
-        to step_autodiff, step by step and over whole trainings (tests/test_word2vec.py)."""
+        loss in f), the syn1neg rows t get -lr sum_h e h and the rows of h (each
+        skip-gram input word, or each CBOW context word) get -lr sum_t e u_t; both from
+        the weights before the step, repeated rows adding up, as SGD's sparse update.
+        Tested equal to step_autodiff, step by step and over whole trainings
+        (tests/test_word2vec.py)."""
+        return float(self._step_fast(inputs, targets, lr))
+
+    def _step_fast(self, inputs, targets, lr):
+        """step_fast's work; returns the loss as a backend scalar."""
         w0, w1 = self.syn0.weight, self.syn1neg.weight
         W0, W1 = w0.data, w1.data
         xp = backend.array_module(W0)
-        dev = self.device
-        inputs_d, targets_d = backend.to_device(inputs, dev), backend.to_device(targets, dev)
+        dev, pad, D, dt = self.device, len(self.vocab), W0.shape[1], W0.dtype
+        inputs = backend.to_device(self._as_inputs(inputs), dev)
+        targets = backend.to_device(targets, dev)
+        (m, J), K = inputs.shape, targets.shape[1]
+        get = self._scratch.get
+        weight = self._logit_weights(inputs, targets).astype(dt, copy=False)
+        v = xp.take(W0, inputs, axis=0, out=get("v", (m, J, D), dt, xp))
         if self.sg:
-            h = xp.take(W0, inputs_d, axis=0)                      # (m, D)
+            h = v                                                  # each input its own h
         else:
-            h = xp.take(W0, inputs_d, axis=0).sum(axis=1)
+            h = v.sum(axis=1, keepdims=True)                       # (m, 1, D)
             if self.cbow_mean:
-                n = (inputs_d != len(self.vocab)).sum(axis=1, keepdims=True)
-                h = h / n.astype(h.dtype)
-        u = xp.take(W1, targets_d, axis=0)                         # (m, 1 + k, D)
-        f = xp.einsum("mkd,md->mk", u, h)                          # (m, 1 + k)
-        sign = xp.full(f.shape, -1.0, dtype=f.dtype)
-        sign[:, 0] = 1.0
+                h /= (inputs != pad).sum(axis=1).astype(dt)[:, None, None]
+        u = xp.take(W1, targets, axis=0, out=get("u", (m, K, D), dt, xp))
+        f = xp.matmul(h, u.transpose(0, 2, 1))                     # (m, J | 1, K)
         e = backend.sigmoid(f)
-        e[:, 0] -= 1.0                                             # s(f) - label
-        nll = xp.logaddexp(0.0, -sign * f)                         # -log s(+-f)
-        weight = C.collision_weights(targets[:, 0], targets[:, 1:])
-        if weight is not None:
-            weight = backend.to_device(weight, dev).astype(f.dtype)
-            e *= weight
-            nll *= weight
-        loss = float(nll.sum())
+        e[..., 0] -= 1.0                                           # s(f) - label
+        e *= weight
+        f[..., 0] *= -1.0
+        loss = (xp.logaddexp(0.0, f) * weight).sum()               # -log s(+-f), weighted
         e *= -lr                                                   # the SGD step: -lr grad
-        step_in = xp.einsum("mk,mkd->md", e, u)                    # (m, D): -lr dloss/dh
-        step_out = e[:, :, None] * h[:, None, :]                   # (m, 1 + k, D)
-        D = W0.shape[1]
-        _add_rows(W1, targets_d.reshape(-1), step_out.reshape(-1, D))
-        if self.sg:
-            _add_rows(W0, inputs_d, step_in)
-        else:
-            rows = xp.nonzero(inputs_d != len(self.vocab))
-            _add_rows(W0, inputs_d[rows], step_in[rows[0]])
+        step_out = xp.matmul(e.transpose(0, 2, 1), h, out=get("out", (m, K, D), dt, xp))
+        step_in = xp.matmul(e, u, out=get("in", (m, h.shape[1], D), dt, xp))
+        index = get("index", ((m * max(J, K)) * D,), backend.intp, xp)
+        backend.add_rows(W1, targets.reshape(-1), step_out.reshape(-1, D), index)
+        if J == 1:                                                 # skip-gram pairs: no pads
+            backend.add_rows(W0, inputs.reshape(-1), step_in.reshape(-1, D), index)
+        else:                                                      # only the real slots
+            slots = xp.flatnonzero(inputs.reshape(-1) != pad)
+            src = slots if self.sg else slots // J                 # CBOW: one step_in each
+            rows = get("rows", (slots.shape[0], D), dt, xp)
+            xp.take(step_in.reshape(-1, D), src, axis=0, out=rows)
+            backend.add_rows(W0, inputs.reshape(-1)[slots], rows, index)
         w0._version[0] += 1
         w1._version[0] += 1
         return loss
 
     # ---- training
+    def _step_bounds(self, inputs):
+        """Where the steps of a job start and end: every ``batch_examples`` examples, in
+        skip-gram counted in (center, context) pairs, so that a step holds about as many
+        updates with shared negatives (a center and its whole window) as without."""
+        m = inputs.shape[0]
+        if m and self.sg and inputs.ndim == 2 and inputs.shape[1] > 1:
+            pairs = (inputs != len(self.vocab)).sum(axis=1).cumsum()
+            cuts = pairs.searchsorted(range(self.batch_examples, int(pairs[-1]),
+                                            self.batch_examples)) + 1
+            return [0] + sorted(set(cuts.tolist()) - {m}) + [m]
+        return list(range(0, m, self.batch_examples)) + [m]
+
     def train(self, sentences=None, corpus_file=None, epochs=None, start_alpha=None,
               end_alpha=None, progress=None):
         """Train for `epochs` passes (default: the model's) over the corpus (default: the
@@ -253,8 +310,11 @@ class Word2Vec:
                     progress_ = (epoch + done / max(total, 1)) / max(epochs, 1)
                     lr = max(a1, a0 - (a0 - a1) * progress_)
                     inputs, targets = self.examples(sentences_)
-                    for i in range(0, targets.shape[0], self.batch_examples):
-                        j = i + self.batch_examples
+                    bounds = self._step_bounds(inputs)
+                    # one copy per job to the model's device
+                    inputs = backend.to_device(inputs, self.device)
+                    targets = backend.to_device(targets, self.device)
+                    for i, j in zip(bounds[:-1], bounds[1:]):
                         self.running_training_loss += self.step(inputs[i:j], targets[i:j], lr)
                     examples += targets.shape[0]
                     trained += sum(len(s) for s in sentences_)
@@ -283,16 +343,21 @@ class Word2Vec:
                 f"window={self.window}, negative={self.negative}, alpha={self.alpha}>")
 
 
-def _add_rows(table, rows, values):
-    """table[rows] += values with repeated rows adding up: one add-at on the flat table
-    with one index per element (NumPy's fast 1-D add.at path, faster here than sorting
-    + add.reduceat or the row-wise add.at; CuPy: an atomic scatter-add)."""
-    if rows.shape[0] == 0:
-        return
-    if backend.device_of(table) != "cpu" or not table.flags.c_contiguous:
-        backend.add_at(table, rows, values)
-        return
-    xp = backend.array_module(table)
-    width = table.shape[1]
-    flat = (rows[:, None] * width + xp.arange(width)).reshape(-1)
-    backend.add_at(table.reshape(-1), flat, values.reshape(-1))
+
+class _Scratch:
+    """Reusable arrays for the steps of one model, grown on demand. Without them a
+    skip-gram step allocates and frees a few MB, glibc returns such blocks to the
+    system, and every step pays the page faults of fresh memory again (measured here:
+    about 40% of the step time)."""
+
+    def __init__(self):
+        self._arrays = {}
+
+    def get(self, name, shape, dtype, xp):
+        n = 1
+        for d in shape:
+            n *= int(d)
+        a = self._arrays.get(name)
+        if a is None or a.size < n or a.dtype != dtype or backend.array_module(a) is not xp:
+            a = self._arrays[name] = xp.empty(max(n, 1), dtype=dtype)
+        return a[:n].reshape(shape)
