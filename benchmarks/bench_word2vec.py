@@ -135,7 +135,7 @@ def main():
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--seeds", default="1", help="comma-separated seeds; every run is "
                     "repeated per seed (median words/s, mean and sd of the Spearman)")
-    ap.add_argument("--batch-examples", type=int, default=256)
+    ap.add_argument("--batch-examples", type=int, default=1024)
     ap.add_argument("--no-pairs", action="store_true",
                     help="skip our skip-gram with per-pair negatives (word2vec's sampling)")
     ap.add_argument("--no-gensim", action="store_true")

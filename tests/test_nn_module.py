@@ -198,7 +198,7 @@ def test_parameter_repr_and_requires_grad():
     assert p.requires_grad and p.is_leaf and isinstance(p, ts.Tensor)
     assert repr(p) == repr(torch.nn.Parameter(torch.tensor([1.0, 2.0])))
     assert repr(p) == "Parameter containing:\ntensor([1., 2.], requires_grad=True)"
-    frozen = nn.Parameter(ts.ones(2), requires_grad=False)
+    frozen = nn.Parameter(ts.ones(2, device="cpu"), requires_grad=False)
     assert not frozen.requires_grad
     assert repr(frozen).endswith("tensor([1., 1.])")
     t = ts.zeros(3)

@@ -98,7 +98,7 @@ def test_ndarray_on_the_left_gives_a_tracked_tensor():
     lambda a, b: a >= b, lambda a, b: a == b, lambda a, b: a != b,
 ], ids=["lt", "le", "gt", "ge", "eq", "ne"])
 def test_comparisons_return_untracked_bool_tensors(compare):
-    x = ts.tensor([1.0, 2.0, 3.0], requires_grad=True, device="cpu")
+    x = ts.tensor([1.0, 2.0, 3.0], requires_grad=True)
     other = np.array([2.0, 2.0, 2.0])
     for result, expected in ((compare(x, 2.0), compare(x.numpy(), 2.0)),
                              (compare(x, ts.tensor(other)), compare(x.numpy(), other)),

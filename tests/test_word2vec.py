@@ -247,8 +247,8 @@ def test_learning_rate_decays_linearly_over_all_epochs(monkeypatch):
     m = Word2Vec(planted_corpus(n_sent=200), vector_size=8, min_count=1, epochs=0,
                  batch_words=100, progress=False, alpha=0.02, min_alpha=0.001)
     seen = []
-    real = m.step
-    monkeypatch.setattr(m, "step", lambda i, t, lr: (seen.append(lr), real(i, t, lr))[1])
+    real = m._train_step
+    monkeypatch.setattr(m, "_train_step", lambda i, t, lr: (seen.append(lr), real(i, t, lr))[1])
     m.train(epochs=2)
     lrs = sorted(set(seen), reverse=True)
     total = 2 * m.vocab.total_words
@@ -506,11 +506,13 @@ def test_save_refuses_keys_with_whitespace(tmp_path):
 
 @pytest.mark.parametrize("sg,cbow_mean,shared", [(1, 1, True), (1, 1, False), (0, 1, True),
                                                (0, 0, True)])
-def test_fast_step_equals_the_autodiff_step(sg, cbow_mean, shared):
+@pytest.mark.parametrize("scatter_pads", [False, True])
+def test_fast_step_equals_the_autodiff_step(sg, cbow_mean, shared, scatter_pads):
     sents = planted_corpus(n_sent=300)
     kw = dict(vector_size=12, window=3, min_count=1, sg=sg, epochs=0, progress=False, seed=4,
               cbow_mean=cbow_mean, shared_negatives=shared)
     a, b = Word2Vec(sents, fast_path=False, **kw), Word2Vec(sents, fast_path=True, **kw)
+    b.scatter_pads = scatter_pads           # both scatters of syn0 (the GPU's and NumPy's)
     rng = np.random.default_rng(0)
     V = len(a.wv)
     for m in (a, b):        # non-zero output vectors, so that every term of the update counts
@@ -526,6 +528,7 @@ def test_fast_step_equals_the_autodiff_step(sg, cbow_mean, shared):
     assert np.allclose(a.syn0.weight.numpy(), b.syn0.weight.numpy(), atol=1e-6)
     assert np.allclose(a.syn1neg.weight.numpy(), b.syn1neg.weight.numpy(), atol=1e-6)
     assert not np.allclose(a.syn0.weight.numpy()[:V], a.wv.vectors)     # it moved
+    assert np.all(b.syn0.weight.numpy()[V] == 0)                         # the pad row stays 0
 
 
 @pytest.mark.parametrize("sg,shared", [(1, True), (1, False), (0, True)])

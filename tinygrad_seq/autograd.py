@@ -239,7 +239,7 @@ def as_array(data, dtype=None, device=None, copy=False):
     `device`, host data (NumPy arrays, lists, scalars) goes to the default device and
     a CuPy array stays on the GPU."""
     if isinstance(data, Tensor):
-        data = data.data
+        data, device = data.data, data.device if device is None else device   # it stays put
     dev = backend.check_device(device) if device is not None else None
     want = backend.dtype(dtype) if dtype is not None else None
     if backend.is_array(data):

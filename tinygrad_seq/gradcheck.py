@@ -130,7 +130,8 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, 
         bad = mod.abs(analytic - numeric) > atol + rtol * mod.abs(numeric)
         bad |= mod.isnan(analytic) != mod.isnan(numeric)
         if bool(bad.any()):
-            err = mod.where(bad, mod.abs(analytic - numeric), -1)
+            err = mod.abs(analytic - numeric)
+            err[~bad] = -1                          # (CuPy's where refuses Python scalars)
             err = mod.nan_to_num(err, nan=mod.inf)
             out_i, in_i = (int(j) for j in mod.unravel_index(int(err.argmax()), err.shape))
             which, idx = _locate(wrt, in_i)

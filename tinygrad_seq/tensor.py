@@ -33,9 +33,11 @@ def _pick(value, alias, name, alias_name, default=None):
 
 
 def _check_devices(a, b, op):
+    """Tensors of one op share a device, except that a 0-d cpu tensor (a Python scalar
+    made a tensor) goes with any, as in PyTorch."""
     if backend._cupy is not None:
         da, db = a.device, b.device
-        if da != db:
+        if da != db and not (da == "cpu" and a.ndim == 0) and not (db == "cpu" and b.ndim == 0):
             raise DeviceError(f"{op}: tensors on two devices, {da} and {db}; move one with .to()")
 
 
@@ -692,10 +694,14 @@ def float_tensor(x, op):
 
 def where(condition, input, other):
     """input where condition is True, other elsewhere (differentiable in both)."""
-    ref = input if isinstance(input, Tensor) else other if isinstance(other, Tensor) else None
+    tensors = [t for t in (input, other) if isinstance(t, Tensor)]
+    # the device comes from a tensor with axes (a 0-d cpu tensor goes with any device)
+    ref = next((t for t in tensors if t.ndim), tensors[0] if tensors else None)
     if ref is None:
         ref = Tensor._make(as_array(input))
     cond = condition.data if isinstance(condition, Tensor) else as_array(condition, device=ref.device)
+    if backend.device_of(cond) == "cpu" != ref.device:
+        cond = backend.to_device(cond, ref.device)          # a host mask follows the tensors
     a, b = _operand(input, ref, "where"), _operand(other, ref, "where")
     return Where.apply(a, b, cond=cond)
 

@@ -238,7 +238,7 @@ class Where(Node):
         if cond.dtype.kind != "b":
             raise DTypeError(f"where: the condition must be a bool tensor, got {cond.dtype}")
         self.cond = cond
-        return backend.array_module(a).where(cond, a, b)
+        return backend.array_module(cond).where(cond, a, b)   # cond is on the op's device
 
     def backward(self, g):
         a, b = self.inputs

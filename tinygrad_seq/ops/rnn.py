@@ -43,6 +43,11 @@ from .reduce import grad_like
 
 # ---------------------------------------------------------------- shared pieces
 
+def _on_device_of(mask, x):
+    """The (T, N) length mask on x's device (a host mask follows the input)."""
+    return None if mask is None else backend.to_device(mask, backend.device_of(x))
+
+
 def check_shapes(op, x, states, w_ih, w_hh, biases, gates, mask):
     """(T, N, I, H) of one direction's arguments; ShapeError naming `op` otherwise."""
     if x.ndim != 3:
@@ -270,6 +275,7 @@ class RNNSequence(Node):
             raise ValueError(f"rnn: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         mod = backend.array_module(x)
         x = backend.float_array(x, "rnn")
+        mask = _on_device_of(mask, x)
         T, N, I, H = check_shapes("rnn", x, (h0,), w_ih, w_hh, biases, 1, mask)
         dtype = _dtype(x, h0, w_ih, w_hh, *biases)
         self.mask, self.reverse, self.nonlinearity, self.dtype = mask, reverse, nonlinearity, dtype
@@ -388,6 +394,7 @@ class GRUSequence(Node):
     def forward(self, x, h0, w_ih, w_hh, *biases, mask=None, reverse=False, reset_after=True):
         mod = backend.array_module(x)
         x = backend.float_array(x, "gru")
+        mask = _on_device_of(mask, x)
         T, N, I, H = check_shapes("gru", x, (h0,), w_ih, w_hh, biases, 3, mask)
         dtype = _dtype(x, h0, w_ih, w_hh, *biases)
         self.mask, self.reverse, self.reset_after, self.dtype = mask, reverse, reset_after, dtype
@@ -528,6 +535,7 @@ class LSTMSequence(Node):
     def forward(self, x, h0, c0, w_ih, w_hh, *biases, mask=None, reverse=False):
         mod = backend.array_module(x)
         x = backend.float_array(x, "lstm")
+        mask = _on_device_of(mask, x)
         T, N, I, H = check_shapes("lstm", x, (h0, c0), w_ih, w_hh, biases, 4, mask)
         dtype = _dtype(x, h0, c0, w_ih, w_hh, *biases)
         self.mask, self.reverse, self.dtype = mask, reverse, dtype

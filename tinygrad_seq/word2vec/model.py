@@ -87,6 +87,10 @@ class Word2Vec:
         self.device = device if device is not None else backend.default_device
         self.vocab = None
         self._scratch = _Scratch()
+        # syn0's scatter in step_fast: True adds every context slot (pads add zeros; no
+        # host sync, for the GPU), False only the real ones (less work, for NumPy);
+        # None: True on the GPU, False on the CPU. The same update either way.
+        self.scatter_pads = None
         self.wv = None
         self.running_training_loss = 0.0
         self.train_count = 0
@@ -211,6 +215,13 @@ class Word2Vec:
         self.optimizer.step()
         return loss.item()
 
+    def _train_step(self, inputs, targets, lr):
+        """``step`` inside train(): the fast path's loss stays a backend scalar, so that
+        a GPU step needs no sync."""
+        if self.fast_path:
+            return self._step_fast(inputs, targets, lr)
+        return self.step_autodiff(inputs, targets, lr)
+
     def step_fast(self, inputs, targets, lr):
         """The same step as ``step_autodiff`` written out on backend arrays (no graph).
         With f = u_t . h and e = (s(f) - label) * weight (the gradient of the summed
@@ -249,9 +260,16 @@ class Word2Vec:
         e *= -lr                                                   # the SGD step: -lr grad
         step_out = xp.matmul(e.transpose(0, 2, 1), h, out=get("out", (m, K, D), dt, xp))
         step_in = xp.matmul(e, u, out=get("in", (m, h.shape[1], D), dt, xp))
-        index = get("index", ((m * max(J, K)) * D,), backend.intp, xp)
+        # flat-index scratch of the NumPy scatter (CuPy's atomic scatter needs none)
+        index = get("index", (m * max(J, K) * D,), backend.intp, xp) if dev == "cpu" \
+            else None
         backend.add_rows(W1, targets.reshape(-1), step_out.reshape(-1, D), index)
+        dense = self.scatter_pads if self.scatter_pads is not None else dev != "cpu"
         if J == 1:                                                 # skip-gram pairs: no pads
+            backend.add_rows(W0, inputs.reshape(-1), step_in.reshape(-1, D), index)
+        elif dense:     # every slot, pads adding exact zeros to the pad row: no host sync
+            if not self.sg:                                        # CBOW: one step_in each
+                step_in = step_in * (inputs != pad)[:, :, None].astype(dt)
             backend.add_rows(W0, inputs.reshape(-1), step_in.reshape(-1, D), index)
         else:                                                      # only the real slots
             slots = xp.flatnonzero(inputs.reshape(-1) != pad)
@@ -314,8 +332,10 @@ class Word2Vec:
                     # one copy per job to the model's device
                     inputs = backend.to_device(inputs, self.device)
                     targets = backend.to_device(targets, self.device)
+                    job_loss = 0.0
                     for i, j in zip(bounds[:-1], bounds[1:]):
-                        self.running_training_loss += self.step(inputs[i:j], targets[i:j], lr)
+                        job_loss = job_loss + self._train_step(inputs[i:j], targets[i:j], lr)
+                    self.running_training_loss += float(job_loss)     # one read per job
                     examples += targets.shape[0]
                     trained += sum(len(s) for s in sentences_)
                     done += raw
