@@ -158,3 +158,23 @@ def test_add_to_writes_through_views_of_any_layout():
     g3.add_to_(big)
     np.testing.assert_array_equal(big[1], np.full((2, 2), 2.0))
     assert not big[0].any() and not big[2].any()
+
+
+def test_broadcast_views_count_as_read_only_on_both_backends():
+    """mul_ must not scale a broadcast view in place: NumPy flags it read-only; a CuPy
+    array has no such flag, so a zero stride over a long axis is what tells."""
+    assert not ts.backend.writeable(np.broadcast_to(np.ones(3), (4, 3)))
+    assert ts.backend.writeable(np.ones((4, 3)))
+
+    class FlaglessFlags:            # CuPy's flags: c_contiguous and friends, no writeable
+        c_contiguous = False
+
+    class CupyLike:
+        flags = FlaglessFlags()
+
+        def __init__(self, shape, strides):
+            self.shape, self.strides = shape, strides
+
+    assert not ts.backend.writeable(CupyLike((4, 3), (0, 8)))
+    assert ts.backend.writeable(CupyLike((1, 3), (0, 8)))       # a length-1 axis shares nothing
+    assert ts.backend.writeable(CupyLike((4, 3), (24, 8)))

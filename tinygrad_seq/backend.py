@@ -94,6 +94,16 @@ def array_module(a):
     return numpy
 
 
+def writeable(a):
+    """Whether `a` may be written in place: NumPy's flag. CuPy arrays have none, so a
+    broadcast view there (a zero stride over an axis longer than 1, whose elements
+    share memory) counts as read-only."""
+    flag = getattr(a.flags, "writeable", None)
+    if flag is not None:
+        return flag
+    return all(s != 0 or n <= 1 for s, n in zip(a.strides, a.shape))
+
+
 def device_of(a):
     """"cuda" for a CuPy array, "cpu" for anything else."""
     if _cupy is not None and isinstance(a, _cupy.ndarray):

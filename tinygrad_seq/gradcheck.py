@@ -133,7 +133,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, 
             err = mod.abs(analytic - numeric)
             err[~bad] = -1                          # (CuPy's where refuses Python scalars)
             err = mod.nan_to_num(err, nan=mod.inf)
-            out_i, in_i = (int(j) for j in mod.unravel_index(int(err.argmax()), err.shape))
+            out_i, in_i = divmod(int(err.argmax()), err.shape[1])      # err is 2-D
             which, idx = _locate(wrt, in_i)
             return _fail(
                 f"gradcheck: Jacobian mismatch for input {which} at index {idx}, output "

@@ -248,7 +248,7 @@ class RowSparseGrad:
     def mul_(self, scalar):
         """Scale the values in place (clip_grad_norm_); read-only values (the broadcast
         gradient of a sum, kept without a copy) are replaced by a scaled copy."""
-        if getattr(self.values.flags, "writeable", True):
+        if backend.writeable(self.values):
             self.values *= scalar
         else:
             self.values = self.values * scalar
@@ -273,7 +273,7 @@ class RowSparseGrad:
         root = v
         while root.base is not None:
             root = root.base
-        writeable = getattr(v.flags, "writeable", True)
+        writeable = backend.writeable(v)
         if id(root) in given or (writeable and root.size != v.size):
             self.values = root = v.copy()
         given.add(id(root))

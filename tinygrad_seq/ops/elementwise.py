@@ -78,7 +78,9 @@ class Pow(Node):
     reads_outputs = True
 
     def forward(self, a, b):
-        return float_array(a, "pow") ** b
+        a = float_array(a, "pow")
+        # power() of the operand with axes: a 0-d host base meets a GPU exponent as a scalar
+        return backend.array_module(a if a.ndim else b).power(a, b)
 
     def backward(self, g):
         a, b = self.saved_inputs()
