@@ -20,6 +20,7 @@ import weakref
 
 from . import backend
 from .errors import AutogradError, DTypeError, ShapeError
+from .indexed_grad import IndexedGrad
 from .modes import _Mode, _state
 
 _numpy_scalar = backend.numpy_scalar
@@ -294,6 +295,7 @@ class Node:
     is_view = False          # the output may share memory with input 0 (class or per call)
     n_outputs = 1
     released = False
+    lazy_grads = False       # backward may return IndexedGrads (indexed_grad.py)
     _visit = None            # the backward pass that last sorted this node
     hooks = None
     trace = None
@@ -518,6 +520,7 @@ def run_backward(roots, gradients, retain_graph, create_graph, capture=None):
     leaf_grads = {}          # id(leaf) -> [leaf, gradient]
     captured = {}
     given = set()            # ids of arrays already stored as some leaf's .grad
+    lazy = set()             # ids of nodes whose gradient slots may hold IndexedGrads
     capture_nodes = {}
     if capture is not None:
         for t in capture.values():
@@ -549,6 +552,9 @@ def run_backward(roots, gradients, retain_graph, create_graph, capture=None):
             grads = node_grads.pop(id(node), None)
             if grads is None:
                 continue
+            if lazy and id(node) in lazy:        # index reads' gradients, made whole once
+                lazy.discard(id(node))
+                grads = [g.dense() if type(g) is IndexedGrad else g for g in grads]
             if node.released:
                 raise AutogradError(
                     f"backward: trying to backward through the graph a second time "
@@ -566,6 +572,8 @@ def run_backward(roots, gradients, retain_graph, create_graph, capture=None):
                 present = next(g for g in grads if g is not None)
                 grads = [_zeros_for(node, i, present) if g is None else g for i, g in enumerate(grads)]
             input_grads = node.backward(*grads)
+            if node.lazy_grads:
+                lazy.update(id(p) for p in node.parents if p is not None)
             if _state.anomaly:
                 _check_finite(node, input_grads)
             for t, parent, g, needed in zip(node.inputs, node.parents, input_grads,
@@ -588,6 +596,8 @@ def run_backward(roots, gradients, retain_graph, create_graph, capture=None):
                 node.released = True
 
         for leaf, g in leaf_grads.values():
+            if type(g) is IndexedGrad:
+                g = g.dense()
             # g may be a row-sparse gradient (sparse.RowSparseGrad, from an embedding
             # with sparse=True; never under create_graph): hooks see it as it is, ts.grad
             # gets it dense, .grad keeps it sparse (sparse + dense gives dense)
@@ -634,8 +644,13 @@ def _check_finite(node, grads):
     for i, g in enumerate(grads):
         if g is None:
             continue
-        data = g.data if isinstance(g, Tensor) else g
-        if not bool(backend.array_module(data).isfinite(data).all()):
+        if type(g) is IndexedGrad:
+            finite = g.is_finite()
+        else:
+            data = g.data if isinstance(g, Tensor) else g
+            finite = bool(backend.array_module(data).isfinite(data).all())
+        if not finite:
+            data = g if type(g) is IndexedGrad else data
             raise AutogradError(f"detect_anomaly: {node.name} returned nan or inf in the "
                                 f"gradient of input {i} (shape {tuple(data.shape)})." + node._where())
 

@@ -5,6 +5,7 @@ Integer-array indices may repeat, so the adjoint adds (``np.add.at`` semantics).
 from .. import backend
 from ..autograd import Node, Tensor, call
 from ..errors import DTypeError
+from ..indexed_grad import IndexedGrad
 from .reduce import grad_like
 
 
@@ -27,9 +28,14 @@ def _single_row_index(index):
 
 class GetItem(Node):
     """y = x[index]  (ints, slices, None, Ellipsis, integer arrays, boolean masks)
-    dx = zeros_like(x) with dy added at index (IndexAdd, repeats accumulate)"""
+    dx = zeros_like(x) with dy added at index (IndexAdd, repeats accumulate)
+
+    On the CPU without create_graph, dx is an IndexedGrad (dy and the index, made an
+    array once all of x's gradients are in): a loop reading x[:, t] for T steps then
+    costs one pass over x in backward, not T."""
     reads_inputs = False
     is_view = True
+    lazy_grads = True
 
     def forward(self, x, index):
         for i in (index if type(index) is tuple else (index,)):
@@ -40,6 +46,8 @@ class GetItem(Node):
         return x[index]
 
     def backward(self, g):
+        if type(g) is not Tensor and backend.device_of(g) == "cpu":
+            return (IndexedGrad(self.in_shape, g.dtype, [(self.index, g, self.is_view)]),)
         return (call(IndexAdd, g, shape=self.in_shape, index=self.index),)
 
 

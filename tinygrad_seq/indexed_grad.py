@@ -1,0 +1,69 @@
+"""The gradient of a tensor read piece by piece, kept as its pieces until it is needed.
+
+A loop such as ``for t in range(T): h = cell(x[:, t], h)`` reads x T times. The
+gradient of each read is x's shape with the read's gradient at its index; adding T of
+them as full arrays costs T passes over x in backward (quadratic in T). Instead the
+backward of an index read (ops.indexing.GetItem, on the CPU and without create_graph)
+returns an ``IndexedGrad``: the parts (index, values) and, once a dense gradient has
+joined, an owned dense base. Sums of them only collect parts; the engine makes the
+array (base, or zeros, plus every part added at its index) once, when x's node runs its
+backward or x's ``.grad`` is stored. An ``IndexedGrad`` lives only in the engine's
+gradient slots and is referenced once, so adding to it may change it in place.
+"""
+from . import backend
+
+
+class IndexedGrad:
+    """Lazy sum of index gradients (see the module): ``dense()`` gives the array."""
+    __slots__ = ("shape", "dtype", "parts", "base")
+    __array_ufunc__ = None      # ndarray + IndexedGrad: NumPy defers to __radd__
+    __array_priority__ = 100    # CuPy's rule for deferring to __radd__
+
+    def __init__(self, shape, dtype, parts, base=None):
+        self.shape, self.dtype, self.parts, self.base = tuple(shape), dtype, parts, base
+
+    def __add__(self, other):
+        """Another IndexedGrad joins its parts (and base); an array of the full shape
+        becomes (or is added to) the owned base; anything else (a RowSparseGrad) adds
+        the dense array."""
+        if type(other) is IndexedGrad:
+            self.parts.extend(other.parts)
+            self.dtype = backend.result_type(self.dtype, other.dtype)
+            if other.base is not None:
+                self._add_base(other.base, owned=True)
+            return self
+        if backend.is_array(other) and tuple(other.shape) == self.shape:
+            self.dtype = backend.result_type(self.dtype, other.dtype)
+            self._add_base(other, owned=False)
+            return self
+        return other + self.dense()
+
+    __radd__ = __add__
+
+    def _add_base(self, array, owned):
+        if self.base is None:
+            self.base = array if owned else array.astype(self.dtype, copy=True)
+        elif self.base.dtype == backend.result_type(self.base.dtype, array.dtype):
+            self.base += array                  # the base is ours: add in place
+        else:
+            self.base = self.base + array
+
+    def dense(self):
+        """The gradient as one array: the base (or zeros) with every part added at its
+        index (repeated integer indices adding up, as ``np.add.at``)."""
+        out = self.base
+        if out is None or out.dtype != self.dtype:
+            mod = backend.array_module(self.parts[0][1] if self.parts else out)
+            out = mod.zeros(self.shape, dtype=self.dtype) if out is None else out.astype(self.dtype)
+        for index, values, basic in self.parts:
+            if basic:
+                out[index] += values            # a view: no repeats
+            else:
+                backend.add_at(out, index, values)
+        self.parts, self.base = [], out
+        return out
+
+    def is_finite(self):
+        """Whether every value (parts and base) is finite (for detect_anomaly)."""
+        arrays = [v for _, v, _ in self.parts] + ([] if self.base is None else [self.base])
+        return all(bool(backend.array_module(a).isfinite(a).all()) for a in arrays)
