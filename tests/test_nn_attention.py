@@ -248,6 +248,24 @@ MHA_CASES = {
     "is_causal": dict(causal=True),
     "is_causal with its mask": dict(causal=True, am="causal", batch_first=True),
     "unbatched": dict(unbatched=True, kpm="bool", am="bool3"),
+    # extra key/value positions: bias_k / bias_v, the zero key / value, both
+    "add_bias_kv, key_padding_mask bool": dict(add_bias_kv=True, kpm="bool"),
+    "add_bias_kv, attn_mask float 2-D, kdim/vdim": dict(add_bias_kv=True, am="float2", cross=True,
+                                                        kdim=5, vdim=3),
+    "add_bias_kv, attn_mask bool 3-D, no bias": dict(add_bias_kv=True, am="bool3", bias=False),
+    "add_zero_attn, attn_mask bool 3-D, batch_first": dict(add_zero_attn=True, am="bool3",
+                                                           batch_first=True),
+    "add_zero_attn, key_padding_mask float": dict(add_zero_attn=True, kpm="float", cross=True),
+    "both, masks bool, batch_first, per head": dict(add_bias_kv=True, add_zero_attn=True, kpm="bool", am="bool2",
+                                                    batch_first=True, average_attn_weights=False),
+    "both, masks float, kdim/vdim": dict(add_bias_kv=True, add_zero_attn=True, cross=True, kdim=5, vdim=3, am="float3",
+                                         kpm="float"),
+    "both, kdim/vdim, batch_first": dict(add_bias_kv=True, add_zero_attn=True, cross=True, kdim=5, vdim=3, batch_first=True,
+                                         kpm="bool"),
+    "both, need_weights=False": dict(add_bias_kv=True, add_zero_attn=True, need_weights=False, kpm="bool", am="bool2"),
+    "both, is_causal": dict(add_bias_kv=True, add_zero_attn=True, causal=True),
+    "both, is_causal with its mask": dict(add_bias_kv=True, add_zero_attn=True, causal=True, am="causal", batch_first=True),
+    "both, unbatched": dict(add_bias_kv=True, add_zero_attn=True, unbatched=True, kpm="bool", am="float3"),
 }
 
 
@@ -368,6 +386,123 @@ def test_multihead_attention_gradcheck():
     m2 = nn.MultiheadAttention(4, 2).double()
     x = leaf(randn(3, 2, 4))
     assert ts.gradcheck(lambda x, *_: m2(x, x, x, is_causal=True)[0], (x,) + tuple(m2.parameters()))
+
+
+def test_multihead_attention_bias_kv_and_zero_attn_parameters_as_torch():
+    torch = pytest.importorskip("torch")
+    for kw in (dict(add_bias_kv=True), dict(add_bias_kv=True, add_zero_attn=True, kdim=5, vdim=3, bias=False),
+               dict(add_zero_attn=True)):
+        ours, theirs = nn.MultiheadAttention(8, 2, **kw), torch.nn.MultiheadAttention(8, 2, **kw)
+        assert ([(n, p.shape) for n, p in ours.named_parameters()]
+                == [(n, tuple(p.shape)) for n, p in theirs.named_parameters()]), kw
+        assert list(ours.state_dict()) == list(theirs.state_dict()), kw
+        assert [n for n, _ in ours.named_children()] == ["out_proj"]
+        if not kw.get("add_bias_kv"):
+            assert ours.bias_k is None and ours.bias_v is None
+    m = nn.MultiheadAttention(8, 2, add_bias_kv=True)
+    assert [n for n, _ in m.named_parameters()] == [
+        "in_proj_weight", "in_proj_bias", "bias_k", "bias_v", "out_proj.weight", "out_proj.bias"]
+    # xavier_normal_ on (1, 1, E): fan_in = fan_out = E, std = sqrt(2 / 2E) = 1 / sqrt(E)
+    ts.manual_seed(0)
+    big = nn.MultiheadAttention(4096, 8, add_bias_kv=True)
+    for p in (big.bias_k, big.bias_v):
+        assert p.shape == (1, 1, 4096)
+        assert abs(p.numpy().std() * math.sqrt(4096) - 1) < 0.05
+    assert abs(big.bias_k.numpy().mean()) < 0.01
+
+
+def test_multihead_attention_bias_kv_state_dict_round_trip_with_torch():
+    torch = pytest.importorskip("torch")
+    kw = dict(embed_dim=8, num_heads=2, add_bias_kv=True, add_zero_attn=True, kdim=5, vdim=3, batch_first=True)
+    theirs = torch.nn.MultiheadAttention(**kw).double()
+    ours = nn.MultiheadAttention(**kw).double()
+    want = theirs.state_dict()
+    ours.load_state_dict({k: v.numpy() for k, v in want.items()})        # torch -> ours
+    got = ours.state_dict()
+    assert list(got) == list(want)
+    for k in want:
+        assert got[k].shape == tuple(want[k].shape)
+        np.testing.assert_array_equal(got[k].numpy(), want[k].numpy(), err_msg=k)
+    ours2 = nn.MultiheadAttention(**kw).double()                          # ours -> torch
+    theirs2 = torch.nn.MultiheadAttention(**kw).double()
+    theirs2.load_state_dict({k: torch.tensor(v.numpy()) for k, v in ours2.state_dict().items()})
+    for k, v in theirs2.state_dict().items():
+        np.testing.assert_array_equal(v.numpy(), ours2.state_dict()[k].numpy(), err_msg=k)
+    q, k, v = randn(2, 3, 8), randn(2, 4, 5), randn(2, 4, 3)
+    out, w = ours2(ts.tensor(q), ts.tensor(k), ts.tensor(v))
+    t_out, t_w = theirs2(*(torch.tensor(a) for a in (q, k, v)))
+    assert w.shape == (2, 3, 4 + 2)
+    np.testing.assert_allclose(out.numpy(), t_out.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(w.numpy(), t_w.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("kw", [dict(add_bias_kv=True), dict(add_zero_attn=True), dict(add_bias_kv=True, add_zero_attn=True)],
+                         ids=["add_bias_kv", "add_zero_attn", "both"])
+def test_multihead_attention_extra_positions_rescue_fully_masked_queries(kw):
+    """A query with every real key masked attends to the extra positions only: finite,
+    as in PyTorch (with no extra position both would be NaN in PyTorch, zero here)."""
+    torch = pytest.importorskip("torch")
+    ours, theirs = torch_mha(torch, 8, 2, batch_first=True, **kw)
+    x = leaf(randn(2, 4, 8))
+    kpm = np.zeros((2, 4), dtype=bool)
+    kpm[1] = True
+    am = np.zeros((4, 4), dtype=bool)
+    am[2] = True
+    out, w = ours(x, x, x, key_padding_mask=kpm, attn_mask=am, average_attn_weights=False)
+    tx = torch.tensor(x.numpy(), requires_grad=True)
+    t_out, t_w = theirs(tx, tx, tx, key_padding_mask=torch.tensor(kpm), attn_mask=torch.tensor(am),
+                        average_attn_weights=False)
+    np.testing.assert_allclose(out.numpy(), t_out.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(w.numpy(), t_w.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_array_equal(w.numpy()[1, :, :, :4], 0.0)
+    np.testing.assert_allclose(w.numpy().sum(-1), 1.0, rtol=1e-12)
+    if kw == dict(add_zero_attn=True):     # only the zero value: the output is out_proj's bias
+        np.testing.assert_allclose(out.numpy()[1], np.broadcast_to(ours.out_proj.bias.numpy(), (4, 8)))
+    g = randn(2, 4, 8)
+    out.backward(ts.tensor(g))
+    t_out.backward(torch.tensor(g))
+    assert_same_grads(ours, theirs)
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-9, atol=1e-11)
+
+
+def test_multihead_attention_extra_positions_with_is_causal():
+    """is_causal masks the real keys only; the extra positions stay allowed, whatever
+    need_weights (PyTorch's need_weights=False path without key_padding_mask hands the
+    hint to SDPA over S + extra keys instead, which hides the extra positions)."""
+    torch = pytest.importorskip("torch")
+    ours, theirs = torch_mha(torch, 8, 2, add_bias_kv=True, add_zero_attn=True)
+    x = randn(4, 3, 8)
+    causal = np.triu(np.ones((4, 4), dtype=bool), k=1)
+    out_hint, w = ours(ts.tensor(x), ts.tensor(x), ts.tensor(x), is_causal=True)
+    out_mask, _ = ours(ts.tensor(x), ts.tensor(x), ts.tensor(x), attn_mask=causal)
+    out_fast, none = ours(ts.tensor(x), ts.tensor(x), ts.tensor(x), attn_mask=causal,
+                          is_causal=True, need_weights=False)
+    assert none is None
+    np.testing.assert_array_equal(out_hint.numpy(), out_mask.numpy())
+    np.testing.assert_array_equal(out_fast.numpy(), out_mask.numpy())
+    assert (w.numpy()[..., 4:] > 0).all()
+    tx = torch.tensor(x)
+    want, want_w = theirs(tx, tx, tx, attn_mask=torch.tensor(causal), is_causal=True)
+    np.testing.assert_allclose(out_hint.numpy(), want.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(w.numpy(), want_w.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_multihead_attention_bias_kv_and_zero_attn_gradcheck():
+    ts.manual_seed(0)
+    m = nn.MultiheadAttention(4, 2, add_bias_kv=True, add_zero_attn=True, kdim=3, vdim=2, batch_first=True).double()
+    q, k, v = leaf(randn(2, 3, 4)), leaf(randn(2, 2, 3)), leaf(randn(2, 2, 2))
+    kpm = np.array([[False, True], [True, True]])    # the second batch element: extras only
+    am = leaf(randn(3, 2))                           # a float mask that requires grad
+    params = tuple(m.parameters())
+    assert params[4] is m.bias_k and params[5] is m.bias_v    # checked too
+
+    def fn(q, k, v, am, *_):
+        return m(q, k, v, key_padding_mask=kpm, attn_mask=am, average_attn_weights=False)
+    assert ts.gradcheck(fn, (q, k, v, am) + params)
+    for kw in (dict(add_bias_kv=True), dict(add_zero_attn=True)):
+        m2 = nn.MultiheadAttention(4, 2, **kw).double()
+        x = leaf(randn(3, 2, 4))
+        assert ts.gradcheck(lambda x, *_: m2(x, x, x, is_causal=True), (x,) + tuple(m2.parameters()))
 
 
 def test_multihead_attention_dropout_only_in_training():

@@ -1,12 +1,12 @@
 """Attention modules: AdditiveAttention (Bahdanau) and MultiheadAttention (PyTorch's
 parameters, masks and return values)."""
 from .. import backend
-from ..creation import empty
+from ..creation import empty, zeros
 from ..errors import ShapeError
 from ..functional.attention import (add_biases, attention, causal_bias, mask_to_bias,
                                     _tensor)
 from ..ops.nn import Softmax
-from ..tensor import where
+from ..tensor import cat, where
 from . import init
 from .linear import Linear
 from .module import Module, Parameter
@@ -77,6 +77,19 @@ class MultiheadAttention(Module):
     ``k_proj_weight (E, kdim)``, ``v_proj_weight (E, vdim)`` replace ``in_proj_weight``.
     Initialised as PyTorch: Xavier-uniform projections, zero biases.
 
+    Extra key/value positions, appended after the S keys (so the weights are
+    (..., L, S + extra)), each one attendable by every query in every mask:
+
+    - ``add_bias_kv=True``: parameters ``bias_k``, ``bias_v`` (1, 1, E) (Xavier-normal),
+      one more projected key and value shared by the batch:
+      K' = [K W_k^T + b_k; bias_k], V' = [V W_v^T + b_v; bias_v];
+    - ``add_zero_attn=True``: then a zero key and value per head, k_h = [k_h; 0],
+      v_h = [v_h; 0] (score 0 before the softmax).
+
+    The masks get a 0 ("allowed") column per extra position, whether given bool or float:
+    PyTorch makes the masks float before padding them. So a query that may attend to
+    none of the S keys attends to the extra ones only, not to nothing.
+
     ``forward(query, key, value, key_padding_mask=None, need_weights=True,
     attn_mask=None, average_attn_weights=True, is_causal=False)``:
 
@@ -86,7 +99,10 @@ class MultiheadAttention(Module):
       float masks are added to the scores. ``key_padding_mask`` (N, S);
       ``attn_mask`` (L, S) or (N * num_heads, L, S). ``is_causal=True`` without an
       ``attn_mask`` applies the causal mask (PyTorch requires the mask as well; with
-      one given, the mask is used, as PyTorch does).
+      one given, the mask is used, as PyTorch does). The extra positions above stay
+      attendable under is_causal; PyTorch agrees except with need_weights=False and no
+      key_padding_mask, where it gives SDPA's causal hint the S + extra keys and so
+      masks the extra positions (as if they were absent) for L <= S.
     - returns ``(attn_output, attn_weights)``: the weights (after dropout) averaged over
       the heads, (N, L, S), or per head (N, num_heads, L, S) with
       ``average_attn_weights=False``; None with ``need_weights=False``.
@@ -100,9 +116,6 @@ class MultiheadAttention(Module):
                  add_zero_attn=False, kdim=None, vdim=None, batch_first=False, dtype=None,
                  device=None):
         super().__init__()
-        if add_bias_kv or add_zero_attn:
-            raise NotImplementedError("MultiheadAttention: add_bias_kv and add_zero_attn "
-                                      "are not supported")
         if embed_dim <= 0 or num_heads <= 0:
             raise ValueError(f"MultiheadAttention: embed_dim and num_heads must be positive, "
                              f"got {embed_dim} and {num_heads}")
@@ -130,6 +143,12 @@ class MultiheadAttention(Module):
         else:
             self.register_parameter("in_proj_bias", None)
         self.out_proj = Linear(E, E, bias=bias, dtype=dtype, device=device)
+        if add_bias_kv:           # own parameters come before out_proj's, as in torch
+            self.bias_k = Parameter(empty(1, 1, E, dtype=dtype, device=device))
+            self.bias_v = Parameter(empty(1, 1, E, dtype=dtype, device=device))
+        else:
+            self.bias_k = self.bias_v = None
+        self.add_zero_attn = bool(add_zero_attn)
         self._reset_parameters()
 
     def _reset_parameters(self):
@@ -142,6 +161,9 @@ class MultiheadAttention(Module):
         if self.in_proj_bias is not None:
             init.zeros_(self.in_proj_bias)
             init.zeros_(self.out_proj.bias)
+        if self.bias_k is not None:
+            init.xavier_normal_(self.bias_k)
+            init.xavier_normal_(self.bias_v)
 
     def extra_repr(self):
         return (f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, "
@@ -199,6 +221,19 @@ class MultiheadAttention(Module):
                 raise ShapeError(f"{op}: query and key have different batch sizes: "
                                  f"{tuple(query.shape)} and {tuple(key.shape)} "
                                  f"(batch_first={self.batch_first})")
+
+    def _extra_kv(self, k, v):
+        """k, v (N, H, S, d) with the extra positions appended: bias_k / bias_v
+        (add_bias_kv), then zeros (add_zero_attn). Returns (k, v, number added)."""
+        N, H, _, d = k.shape
+        ks, vs = [k], [v]
+        if self.bias_k is not None:
+            ks.append(self.bias_k.reshape(1, H, 1, d).expand(N, H, 1, d))
+            vs.append(self.bias_v.reshape(1, H, 1, d).expand(N, H, 1, d))
+        if self.add_zero_attn:
+            ks.append(zeros(N, H, 1, d, dtype=k.dtype, device=k.device))
+            vs.append(zeros(N, H, 1, d, dtype=v.dtype, device=v.device))
+        return cat(ks, axis=2), cat(vs, axis=2), len(ks) - 1
 
     def _bias(self, key_padding_mask, attn_mask, is_causal, N, L, S, dtype, ref, unbatched):
         """The additive mask, 4-D and broadcastable to (N, H, L, S), or None."""
@@ -258,6 +293,10 @@ class MultiheadAttention(Module):
 
         bias = self._bias(key_padding_mask, attn_mask, is_causal, N, L, S, q.dtype, query,
                           unbatched)
+        k, v, extra = self._extra_kv(k, v)
+        if extra and bias is not None:    # the extra keys: allowed (0) for every query
+            pad = zeros(*bias.shape[:-1], extra, dtype=bias.dtype, device=bias.device)
+            bias = cat([bias, pad], axis=-1)
         p = self.dropout if self.training else 0.0
         out, weights, dead = attention(q, k, v, bias, p)      # (N, H, L, d), (N, H, L, S)
 
