@@ -28,29 +28,41 @@ def lookups(draw):
     return draw(arrays((rows, dim), SMOOTH)), idx, pad
 
 
-@given(case=lookups(), sparse=st.booleans())
-def test_embedding_gradients(case, sparse):
+@given(case=lookups(), sparse=st.booleans(), scale=st.booleans())
+def test_embedding_gradients(case, sparse, scale):
     """Gradient and gradient of the gradient against finite differences (float64),
-    through ts.grad (which densifies a sparse gradient) and through backward()."""
+    through ts.grad (which densifies a sparse gradient) and through backward().
+
+    scale_grad_by_freq=True gives PyTorch's scaled gradient, which is not the
+    derivative of the forward: its first gradient is checked against the formula
+    (dy of each position divided by its index's count), and gradgradcheck checks that
+    the recorded backward (create_graph) is differentiated correctly."""
     table, idx, pad = case
     w = ts.tensor(table, requires_grad=True)
     # the padding row gets no gradient on purpose: finite differences agree once the
     # outputs that read it are masked out (the backward() check below sees the zeros)
     keep = np.ones(idx.shape + (1,)) if pad is None else (idx != pad % table.shape[0])[..., None] * 1.0
-    fn = lambda w: F.embedding(idx, w, padding_idx=pad, sparse=sparse) * ts.tensor(1.5 * keep)  # noqa: E731
+    fn = lambda w: F.embedding(idx, w, padding_idx=pad, scale_grad_by_freq=scale,  # noqa: E731
+                               sparse=sparse) * ts.tensor(1.5 * keep)
     assert EmbeddingOp in ops_in_graph(fn(w))
-    assert ts.gradcheck(fn, (w,))
+    if not scale:
+        assert ts.gradcheck(fn, (w,))
     assert ts.gradgradcheck(fn, (w,))
-    # backward(): padding rows get nothing, repeats add up
+    # backward(): padding rows get nothing, repeats add up (divided by their count)
     seed = np.random.default_rng(0).standard_normal(idx.shape + (table.shape[1],))
-    F.embedding(idx, w, padding_idx=pad, sparse=sparse).backward(ts.tensor(seed))
+    counts = np.bincount(idx.reshape(-1), minlength=table.shape[0])
     want = np.zeros_like(table)
-    np.add.at(want, idx, seed)
+    np.add.at(want, idx, seed / counts[idx][..., None] if scale else seed)
     if pad is not None:
         want[pad % table.shape[0]] = 0
+    F.embedding(idx, w, padding_idx=pad, scale_grad_by_freq=scale, sparse=sparse).backward(ts.tensor(seed))
     got = w.grad.to_dense().numpy() if sparse else w.grad.numpy()
     assert getattr(w.grad, "is_sparse", False) == sparse
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    # the recorded backward (create_graph: dense, through IndexAdd) gives the same
+    (g,) = ts.grad(F.embedding(idx, w, padding_idx=pad, scale_grad_by_freq=scale, sparse=sparse),
+                   [w], ts.tensor(seed), create_graph=True)
+    np.testing.assert_allclose(g.numpy(), want, rtol=1e-12, atol=1e-12)
 
 
 def embedding_case(draw, dtype):

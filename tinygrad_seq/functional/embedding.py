@@ -1,8 +1,11 @@
 """Embeddings and vector comparisons: ``embedding``, ``one_hot``, ``cosine_similarity``."""
+import math
+import numbers
+
 from .. import backend
 from ..autograd import Tensor, as_array
-from ..errors import DeviceError, DTypeError, ShapeError
-from ..ops.embedding import Embedding, IndexRangeError
+from ..errors import AutogradError, DeviceError, DTypeError, ShapeError
+from ..ops.embedding import Embedding, IndexRangeError, check_indices
 from ..tensor import _pick, float_tensor, tensor_arg
 
 
@@ -40,11 +43,88 @@ def padding_index(padding_idx, num_embeddings, op):
     return padding_idx % num_embeddings
 
 
-def embedding(input, weight, padding_idx=None, sparse=False):
+def embedding_options(max_norm, norm_type, scale_grad_by_freq, op):
+    """Check max_norm (None or a real number > 0), norm_type (a real number) and
+    scale_grad_by_freq (a bool, as PyTorch demands); return max_norm and norm_type as
+    floats. PyTorch accepts max_norm <= 0 (0 zeroes every looked-up row, a negative
+    one flips their signs); here that is a ValueError."""
+    if max_norm is not None:
+        if isinstance(max_norm, bool) or not isinstance(max_norm, numbers.Real):
+            raise TypeError(f"{op}: max_norm must be a float or None, got {max_norm!r}")
+        max_norm = float(max_norm)
+        if not max_norm > 0:
+            raise ValueError(f"{op}: max_norm must be positive, got {max_norm!r}")
+    if isinstance(norm_type, bool) or not isinstance(norm_type, numbers.Real):
+        raise TypeError(f"{op}: norm_type must be a float, got {norm_type!r}")
+    norm_type = float(norm_type)
+    if math.isnan(norm_type):
+        raise ValueError(f"{op}: norm_type must be a number, got nan")
+    if not isinstance(scale_grad_by_freq, bool):
+        raise TypeError(f"{op}: scale_grad_by_freq must be a bool, got {scale_grad_by_freq!r}")
+    return max_norm, norm_type
+
+
+def _row_norms(rows, p):
+    """The p-norm of each row of the 2-D float array `rows`, in float64 (p may be 0,
+    negative or +-inf, as torch.norm: 0 counts the non-zeros, -inf is the smallest |x|)."""
+    mod = backend.array_module(rows)
+    a = mod.abs(rows.astype(backend.float64))
+    if p == math.inf:
+        return a.max(axis=1)
+    if p == -math.inf:
+        return a.min(axis=1)
+    if p == 0:
+        return (a != 0).sum(axis=1).astype(backend.float64)
+    if p == 1:
+        return a.sum(axis=1)
+    if p == 2:
+        return mod.sqrt((a * a).sum(axis=1))
+    if p < 0:                   # |0| ** p is inf (a norm of 0) without NumPy's warning
+        zero = a == 0
+        powered = mod.where(zero, math.inf, mod.where(zero, 1.0, a) ** p)
+    else:
+        powered = a ** p
+    return powered.sum(axis=1) ** (1.0 / p)
+
+
+def embedding_renorm_(weight, indices, max_norm, norm_type):
+    """PyTorch's embedding_renorm_, outside autograd: each distinct row r of `weight`
+    named in `indices` whose norm_type-norm exceeds max_norm is scaled in place by
+    max_norm / (norm + 1e-7), once however often it is named (as PyTorch: the norm
+    rounded to the weight's dtype, the scale computed in float64 and then rounded to
+    the weight's dtype). The weight's version counter goes up whether or not a row
+    changed (as PyTorch's), so a node that saved the weight's value for its backward
+    raises there; Embedding itself does not read the weight in backward."""
+    data = weight.data
+    if data.dtype.kind != "f":
+        raise DTypeError(f"embedding: max_norm needs a floating-point weight, got {data.dtype}")
+    if not backend.writeable(data):
+        raise AutogradError("embedding: max_norm renormalises rows of the weight in place, "
+                            "but the weight is a read-only (broadcast) view; .clone() it first")
+    rows = backend.array_module(indices).unique(indices.reshape(-1))
+    if rows.size:
+        mod = backend.array_module(data)
+        picked = data[rows]
+        norms = _row_norms(picked, norm_type).astype(data.dtype).astype(backend.float64)
+        scale = mod.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0).astype(data.dtype)
+        data[rows] = picked * scale[:, None]       # rows under max_norm: times exactly 1
+    weight._version[0] += 1
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
+              scale_grad_by_freq=False, sparse=False):
     """Rows of `weight` (num_embeddings, embedding_dim) picked by the integer indices
     `input` (any shape): the result has shape input.shape + (embedding_dim,).
+    PyTorch's F.embedding, with its argument order.
 
     ``padding_idx``: that row gets no gradient (its value is used as it is).
+    ``max_norm``: before the lookup, each distinct looked-up row whose ``norm_type``-norm
+    (default 2; any float, inf included) exceeds max_norm is rescaled IN PLACE in
+    `weight` to norm max_norm (scale max_norm / (norm + 1e-7)); autograd does not see
+    that change, and it bumps the weight's version counter (see embedding_renorm_).
+    ``scale_grad_by_freq=True``: the gradient of each row is divided by how many times
+    its index occurs in `input` (dense and sparse; PyTorch 2.13 refuses it with
+    sparse=True at backward).
     ``sparse=True``: the gradient of `weight` (a leaf) is a row-sparse
     ``tinygrad_seq.sparse.RowSparseGrad`` holding only the looked-up rows (dense under
     ``create_graph``). Float indices raise a DTypeError; indices outside
@@ -54,9 +134,14 @@ def embedding(input, weight, padding_idx=None, sparse=False):
     if weight.ndim != 2:
         raise ShapeError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got "
                          f"shape {tuple(weight.shape)}")
+    max_norm, norm_type = embedding_options(max_norm, norm_type, scale_grad_by_freq, "embedding")
     indices = _index_array(input, weight.device, "embedding")
     pad = padding_index(padding_idx, weight.shape[0], "embedding")
-    return Embedding.apply(weight, indices=indices, padding_idx=pad, sparse=bool(sparse))
+    if max_norm is not None:
+        check_indices(indices, weight.shape[0], "embedding")    # before touching any row
+        embedding_renorm_(weight, indices, max_norm, norm_type)
+    return Embedding.apply(weight, indices=indices, padding_idx=pad, sparse=bool(sparse),
+                           scale_grad_by_freq=scale_grad_by_freq)
 
 
 def one_hot(tensor, num_classes=-1):

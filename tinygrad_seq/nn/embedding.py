@@ -4,7 +4,7 @@ from ..autograd import Tensor
 from ..modes import no_grad
 from ..creation import empty
 from ..errors import ShapeError
-from ..functional.embedding import embedding, padding_index
+from ..functional.embedding import embedding, embedding_options, padding_index
 from . import init
 from .module import Module, Parameter
 
@@ -14,11 +14,15 @@ class Embedding(Module):
     PyTorch; input integer indices of any shape, output input.shape + (embedding_dim,).
 
     ``padding_idx`` (negative counts from the end): that row starts at zero and never
-    gets a gradient. ``sparse=True``: ``weight.grad`` after backward is a
-    ``tinygrad_seq.sparse.RowSparseGrad`` holding only the looked-up rows, which
-    ``optim.SGD`` and ``optim.SparseAdam`` apply to those rows only."""
+    gets a gradient. ``max_norm``: each forward first rescales, in place and outside
+    autograd, every looked-up row whose ``norm_type``-norm exceeds max_norm to norm
+    max_norm (``F.embedding``). ``scale_grad_by_freq``: each row's gradient is divided
+    by how often its index occurs in the batch. ``sparse=True``: ``weight.grad`` after
+    backward is a ``tinygrad_seq.sparse.RowSparseGrad`` holding only the looked-up
+    rows, which ``optim.SGD`` and ``optim.SparseAdam`` apply to those rows only."""
 
-    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, sparse=False, *,
+    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, max_norm=None,
+                 norm_type=2.0, scale_grad_by_freq=False, sparse=False, *,
                  _weight=None, _freeze=False, dtype=None, device=None):
         super().__init__()
         if num_embeddings < 0 or embedding_dim < 0:
@@ -26,6 +30,9 @@ class Embedding(Module):
                              f"{embedding_dim})")
         self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
         self.padding_idx = padding_index(padding_idx, self.num_embeddings, "Embedding")
+        embedding_options(max_norm, norm_type, scale_grad_by_freq, "Embedding")
+        self.max_norm, self.norm_type = max_norm, norm_type
+        self.scale_grad_by_freq = scale_grad_by_freq
         self.sparse = bool(sparse)
         if _weight is None:
             self.weight = Parameter(empty(num_embeddings, embedding_dim, dtype=dtype, device=device),
@@ -49,10 +56,12 @@ class Embedding(Module):
                 self.weight._version[0] += 1
 
     def forward(self, input):
-        return embedding(input, self.weight, self.padding_idx, self.sparse)
+        return embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type,
+                         self.scale_grad_by_freq, self.sparse)
 
     @classmethod
-    def from_pretrained(cls, embeddings, freeze=True, padding_idx=None, sparse=False):
+    def from_pretrained(cls, embeddings, freeze=True, padding_idx=None, max_norm=None,
+                        norm_type=2.0, scale_grad_by_freq=False, sparse=False):
         """An Embedding holding a copy of the 2-D `embeddings` (trainable unless
         ``freeze``); as in PyTorch, the padding row is not zeroed."""
         data = embeddings.data if isinstance(embeddings, Tensor) else embeddings
@@ -60,13 +69,20 @@ class Embedding(Module):
             raise ShapeError(f"Embedding.from_pretrained: embeddings must be 2-D, got shape "
                              f"{tuple(data.shape)}")
         rows, dim = data.shape
-        return cls(rows, dim, padding_idx=padding_idx, sparse=sparse, _weight=embeddings,
+        return cls(rows, dim, padding_idx=padding_idx, max_norm=max_norm, norm_type=norm_type,
+                   scale_grad_by_freq=scale_grad_by_freq, sparse=sparse, _weight=embeddings,
                    _freeze=freeze)
 
     def extra_repr(self):
         s = f"{self.num_embeddings}, {self.embedding_dim}"
         if self.padding_idx is not None:
             s += f", padding_idx={self.padding_idx}"
+        if self.max_norm is not None:
+            s += f", max_norm={self.max_norm}"
+        if self.norm_type != 2:
+            s += f", norm_type={self.norm_type}"
+        if self.scale_grad_by_freq:
+            s += ", scale_grad_by_freq=True"
         if self.sparse:
             s += ", sparse=True"
         return s
