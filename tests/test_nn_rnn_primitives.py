@@ -12,7 +12,8 @@
   primitives (the ``*_reference`` functions), outputs and every gradient, float64.
 
 Hypothesis draws the sizes (T 1-3, N 1-2, I 1-3, H 1-2), bias or not, direction,
-lengths (including 0 and full) and each cell's variant.
+lengths (including 0 and full) and each cell's variant (the LSTM: with projections,
+PyTorch's proj_size, P 1-2, or not).
 """
 import numpy as np
 import pytest
@@ -36,7 +37,7 @@ def sigmoid(x):
 
 
 def numpy_layer(kind, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, mask=None, reverse=False,
-                option=None):
+                option=None, w_hr=None):
     """One direction over x (T, N, I) with the notes' stacked matrices, in NumPy.
 
     kind "rnn": a<t> = g(W_a [a<t-1>; x<t>] + b_a), W_a = [W_hh | W_ih], b_a = b_ih + b_hh,
@@ -48,18 +49,19 @@ def numpy_layer(kind, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, mask=None, re
         n = tanh(W_in x + b_in + r * (W_hn h + b_hn))    (reset_after=True: PyTorch's)
         h' = (1 - z) n + z h  (the notes' Gamma_u is 1 - z)
     kind "lstm": Gamma_u = i, Gamma_f = f, Gamma_o = o = sigmoid(W_. [a; x] + b_.),
-        c~ = g = tanh(W_c [a; x] + b_c), c = i * c~ + f * c_prev, a = o * tanh(c).
+        c~ = g = tanh(W_c [a; x] + b_c), c = i * c~ + f * c_prev, a = o * tanh(c);
+        with w_hr (PyTorch's proj_size), a = W_hr (o * tanh(c)): a has P features, c H.
     At steps where mask is False a sequence keeps its state and outputs 0.
     Returns (outputs (T, N, H), h_T, c_T or None) and the pre-activations of every step.
     """
     T, N, _ = x.shape
-    H = w_hh.shape[1]
+    H = w_hh.shape[0] // {"rnn": 1, "gru": 3, "lstm": 4}[kind]
     if b_ih is None:
         b_ih = b_hh = np.zeros(w_hh.shape[0])
     W = np.concatenate([w_hh, w_ih], axis=1)          # [W_hh | W_ih]: acts on [h; x]
     b = b_ih + b_hh
     h, c = h0.copy(), None if c0 is None else c0.copy()
-    out = np.zeros((T, N, H))
+    out = np.zeros((T, N, h0.shape[1]))
     pre = []
     for t in (range(T - 1, -1, -1) if reverse else range(T)):
         hx = np.concatenate([h, x[t]], axis=1)         # [h<t-1>; x<t>]
@@ -83,6 +85,8 @@ def numpy_layer(kind, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, mask=None, re
                           sigmoid(a[:, 3 * H:]))
             c_new = i * g + f * c
             h_new = o * np.tanh(c_new)
+            if w_hr is not None:
+                h_new = h_new @ w_hr.T
         m = np.ones((N, 1), bool) if mask is None else mask[t][:, None]
         out[t] = np.where(m, h_new, 0.0)
         h = np.where(m, h_new, h)
@@ -106,11 +110,15 @@ def problems(draw, primitive, dtype=np.float64):
     def arr(*shape):
         return draw(hnp.arrays(np.float64, shape, elements=SMALL)).astype(dtype)
 
-    x, h0 = arr(T, N, I), arr(N, H)
+    projection = primitive is LSTMSequence and draw(st.booleans(), label="projection")
+    P = draw(st.integers(1, 2), label="P") if projection else H
+    x, h0 = arr(T, N, I), arr(N, P)
     states = [h0, arr(N, H)] if primitive is LSTMSequence else [h0]
-    weights = [arr(G * H, I), arr(G * H, H)]
+    weights = [arr(G * H, I), arr(G * H, P)]
     if draw(st.booleans(), label="bias"):
         weights += [arr(G * H), arr(G * H)]
+    if projection:
+        weights.append(arr(P, H))           # w_hr last, PyTorch's order
     lengths = draw(st.none() | st.lists(st.integers(0, T), min_size=N, max_size=N), label="lengths")
     mask = None if lengths is None else np.arange(T)[:, None] < np.array(lengths)[None, :]
     options = {"mask": mask, "reverse": draw(st.booleans(), label="reverse")}
@@ -121,6 +129,7 @@ def problems(draw, primitive, dtype=np.float64):
         options["reset_after"] = draw(st.booleans(), label="reset_after")
         kind, option = "gru", options["reset_after"]
     else:
+        options["projection"] = projection
         kind, option = "lstm", None
     return [x] + states + weights, options, kind, option
 
@@ -131,8 +140,9 @@ def run_numpy(problem):
     n_states = 2 if kind == "lstm" else 1
     x, states, weights = arrays[0], arrays[1:1 + n_states], arrays[1 + n_states:]
     c0 = states[1] if kind == "lstm" else None
+    w_hr = weights.pop() if options.get("projection") else None
     return numpy_layer(kind, x, states[0], c0, *weights, mask=options["mask"],
-                       reverse=options["reverse"], option=option)
+                       reverse=options["reverse"], option=option, w_hr=w_hr)
 
 
 def away_from_relu_kink(problem):

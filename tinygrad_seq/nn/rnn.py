@@ -44,13 +44,16 @@ from .module import Module, Parameter
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "GRU": 3, "LSTM": 4}
 
 
-def _run(mode, x, states, weights, mask, reverse, fused, reset_after):
+def _run(mode, x, states, weights, mask, reverse, fused, reset_after, projection=False):
     """One direction of one layer over x (T, N, I): (output, h_T) or (output, h_T, c_T).
-    `weights` is (w_ih, w_hh) or (w_ih, w_hh, b_ih, b_hh)."""
+    `weights` is (w_ih, w_hh) or (w_ih, w_hh, b_ih, b_hh), then w_hr with `projection`
+    (the LSTM with proj_size)."""
     if mode == "LSTM":
         if fused:
-            return LSTMSequence.apply(x, *states, *weights, mask=mask, reverse=reverse)
-        return lstm_reference(x, *states, *weights, mask=mask, reverse=reverse)[:3]
+            return LSTMSequence.apply(x, *states, *weights, mask=mask, reverse=reverse,
+                                      projection=projection)
+        return lstm_reference(x, *states, *weights, mask=mask, reverse=reverse,
+                              projection=projection)[:3]
     if mode == "GRU":
         if fused:
             return GRUSequence.apply(x, *states, *weights, mask=mask, reverse=reverse,
@@ -220,24 +223,40 @@ class RNNBase(Module):
 
     Parameters per layer k and direction: ``weight_ih_l{k}`` (G*H, I for k = 0, else
     D*H), ``weight_hh_l{k}`` (G*H, H), ``bias_ih_l{k}``, ``bias_hh_l{k}`` (G*H,), the
-    second direction with the suffix ``_reverse``; all U(-1/sqrt(H), 1/sqrt(H)).
+    second direction with the suffix ``_reverse``; all U(-1/sqrt(H), 1/sqrt(H)). LSTM
+    with ``proj_size`` P > 0 (see LSTM): H_out = P replaces H in the shapes of h and of
+    weight_hh (G*H, P) and in the next layer's input (D*P), and ``weight_hr_l{k}``
+    (P, H) follows the biases.
 
     forward(input, hx=None, *, lengths=None):
     - input (T, N, I), or (N, T, I) with batch_first, or unbatched (T, I);
-    - hx: h0 (D*num_layers, N, H) (unbatched (D*num_layers, H)); LSTM: (h0, c0);
-      zeros when None;
+    - hx: h0 (D*num_layers, N, H_out) (unbatched (D*num_layers, H_out)); LSTM: (h0, c0)
+      with c0 (D*num_layers, N, H); zeros when None. H_out = proj_size if > 0, else H;
     - lengths: None, or the true length of each of the N sequences (a list, array or
       Tensor) for a padded batch;
-    returns output (T, N, D*H) (batch_first: (N, T, D*H)) and h_n (D*num_layers, N, H)
-    (LSTM: (h_n, c_n)), whatever batch_first is. Dropout with probability `dropout`
-    is applied to the outputs of every layer but the last, in training mode only.
+    returns output (T, N, D*H_out) (batch_first: (N, T, D*H_out)) and h_n
+    (D*num_layers, N, H_out) (LSTM: (h_n, c_n), c_n with H), whatever batch_first is.
+    Dropout with probability `dropout` is applied to the outputs of every layer but the
+    last, in training mode only.
     """
     def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True,
-                 batch_first=False, dropout=0.0, bidirectional=False, *, fused=True, dtype=None,
-                 device=None):
+                 batch_first=False, dropout=0.0, bidirectional=False, proj_size=0, *, fused=True,
+                 dtype=None, device=None):
         super().__init__()
         self.mode = mode
         name = type(self).__name__
+        if mode != "LSTM" and proj_size != 0:
+            raise ValueError(f"{name}: proj_size argument is only supported for LSTM, not RNN "
+                             "or GRU")
+        if not isinstance(proj_size, int) or isinstance(proj_size, bool):
+            raise TypeError(f"{name}: proj_size should be of type int, got "
+                            f"{type(proj_size).__name__}")
+        if proj_size < 0:
+            raise ValueError(f"{name}: proj_size should be a positive integer or zero to "
+                             f"disable projections, got {proj_size}")
+        if proj_size and proj_size >= hidden_size:
+            raise ValueError(f"{name}: proj_size has to be smaller than hidden_size, got "
+                             f"proj_size={proj_size}, hidden_size={hidden_size}")
         if not isinstance(num_layers, int) or num_layers < 1:
             raise ValueError(f"{name}: num_layers must be a positive integer, got {num_layers!r}")
         if not 0.0 <= dropout <= 1.0:
@@ -248,20 +267,26 @@ class RNNBase(Module):
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
         self.bidirectional, self.fused = bool(bidirectional), fused
+        self.proj_size = proj_size
         D = 2 if bidirectional else 1
         rows = _GATES[self.mode] * hidden_size
+        h_out = proj_size if proj_size > 0 else hidden_size
         self._names = []
         for k in range(num_layers):
-            cols = input_size if k == 0 else D * hidden_size
+            cols = input_size if k == 0 else D * h_out
             for suffix in ("", "_reverse")[:D]:
                 names = [f"weight_ih_l{k}{suffix}", f"weight_hh_l{k}{suffix}"]
                 setattr(self, names[0], Parameter(empty(rows, cols, dtype=dtype, device=device)))
-                setattr(self, names[1], Parameter(empty(rows, hidden_size, dtype=dtype,
+                setattr(self, names[1], Parameter(empty(rows, h_out, dtype=dtype,
                                                         device=device)))
                 if bias:
                     names += [f"bias_ih_l{k}{suffix}", f"bias_hh_l{k}{suffix}"]
                     setattr(self, names[2], Parameter(empty(rows, dtype=dtype, device=device)))
                     setattr(self, names[3], Parameter(empty(rows, dtype=dtype, device=device)))
+                if proj_size > 0:
+                    names.append(f"weight_hr_l{k}{suffix}")
+                    setattr(self, names[-1], Parameter(empty(proj_size, hidden_size, dtype=dtype,
+                                                             device=device)))
                 self._names.append(names)
         self.reset_parameters()
 
@@ -288,6 +313,7 @@ class RNNBase(Module):
         x = self._check_input(input)
         batched = x.ndim == 3
         D, L, H = (2 if self.bidirectional else 1), self.num_layers, self.hidden_size
+        P = getattr(self, "proj_size", 0) or H     # the size of h (H_out)
         if not batched:
             if lengths is not None:
                 raise ShapeError(f"{name}: lengths= needs a batched (3-D) input")
@@ -303,10 +329,11 @@ class RNNBase(Module):
                 raise TypeError(f"{name}: hx must be a tuple (h0, c0)")
         else:
             hx = (hx,)
-        shape = (D * L, N, H) if batched else (D * L, H)
-        states = [_state(h, shape, x, name, "an initial state") for h in hx]
+        widths = (P, H)[:n_states]                  # h, then c
+        states = [_state(h, (D * L, N, w) if batched else (D * L, w), x, name,
+                         "an initial state") for h, w in zip(hx, widths)]
         if not batched:
-            states = [h.reshape(D * L, 1, H) for h in states]
+            states = [h.reshape(D * L, 1, w) for h, w in zip(states, widths)]
         mask = _lengths_mask(lengths, T, N, x.device, name)
         reset_after = getattr(self, "reset_after", True)
         finals = [[] for _ in range(n_states)]
@@ -317,7 +344,7 @@ class RNNBase(Module):
                 j = k * D + d
                 weights = tuple(getattr(self, n) for n in self._names[j])
                 out = _run(self.mode, layer_input, [s[j] for s in states], weights, mask,
-                           d == 1, self.fused, reset_after)
+                           d == 1, self.fused, reset_after, P != H)   # P < H: proj_size
                 outputs.append(out[0])
                 for s, final in zip(finals, out[1:]):
                     s.append(final)
@@ -327,14 +354,16 @@ class RNNBase(Module):
         output = layer_input
         finals = [stack(s, axis=0) for s in finals]
         if not batched:
-            output = output.reshape(T, D * H)
-            finals = [s.reshape(D * L, H) for s in finals]
+            output = output.reshape(T, D * P)
+            finals = [s.reshape(D * L, w) for s, w in zip(finals, widths)]
         elif self.batch_first:
             output = output.transpose(0, 1)
         return output, (tuple(finals) if self.mode == "LSTM" else finals[0])
 
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"
+        if getattr(self, "proj_size", 0):
+            s += f", proj_size={self.proj_size}"
         if self.num_layers != 1:
             s += f", num_layers={self.num_layers}"
         for flag, default in (("bias", True), ("batch_first", False), ("dropout", 0.0),
@@ -368,7 +397,17 @@ class GRU(RNNBase):
 
 class LSTM(RNNBase):
     """LSTM layers (gates i, f, g, o as LSTMCell); returns output, (h_n, c_n). See
-    RNNBase for the arguments."""
+    RNNBase for the arguments.
+
+    ``proj_size`` P > 0 (after ``bidirectional``, as in PyTorch): the LSTM with
+    projections, h_t = W_hr (o_t * tanh(c_t)) with ``weight_hr_l{k}[_reverse]``
+    (P, hidden_size), U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)) like the others and
+    after the biases in named_parameters / state_dict. h (h0, h_n, the output) has P
+    features, c (c0, c_n) keeps hidden_size, weight_hh_l{k} is (4*hidden_size, P) and
+    the next layer's input has D*P features. It runs in the same fused primitive
+    (LSTMSequence with projection=True; fused=False composes it), lengths= included.
+    0 <= P < hidden_size (ValueError otherwise, TypeError for a non-int).
+    """
 
     def __init__(self, *args, **kwargs):
         super().__init__("LSTM", *args, **kwargs)

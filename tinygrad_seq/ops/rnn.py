@@ -26,7 +26,10 @@ Conventions of all three (time-major, one direction):
   layer). With a mask the padding at the end comes first and leaves the initial state
   as it is, so each sequence starts at its own last element;
 - outputs ``(output (T, N, H), h_T (N, H))`` (and ``c_T`` for the LSTM), h_T the state
-  after the last step taken (t = T-1, or t = 0 in reverse).
+  after the last step taken (t = T-1, or t = 0 in reverse);
+- the LSTM with projections (PyTorch's ``proj_size``; ``projection=True`` and
+  ``w_hr (P, H)`` as the last input): h_t = (o_t * tanh c_t) W_hr^T, so h0, h_T and the
+  output have P features, c0 and c_T keep H, and ``w_hh`` is (4*H, P).
 
 Backward rules are written once with operations that arrays and Tensors share. On the
 fast path (no create_graph) they read the activations saved as arrays; when the backward
@@ -48,20 +51,32 @@ def _on_device_of(mask, x):
     return None if mask is None else backend.to_device(mask, backend.device_of(x))
 
 
-def check_shapes(op, x, states, w_ih, w_hh, biases, gates, mask):
-    """(T, N, I, H) of one direction's arguments; ShapeError naming `op` otherwise."""
+def check_shapes(op, x, states, w_ih, w_hh, biases, gates, mask, w_hr=None):
+    """(T, N, I, H) of one direction's arguments; ShapeError naming `op` otherwise.
+    With `w_hr` (the LSTM with projections): w_hh is (G*H, P), w_hr (P, H), the first
+    state (h0) is (N, P) and the others (c0) (N, H)."""
     if x.ndim != 3:
         raise ShapeError(f"{op}: expected an input of shape (T, N, input_size), got {tuple(x.shape)}")
     T, N, I = x.shape
-    if w_hh.ndim != 2 or w_hh.shape[0] != gates * w_hh.shape[1]:
-        raise ShapeError(f"{op}: weight_hh must have shape ({gates}*H, H), got {tuple(w_hh.shape)}")
-    H = w_hh.shape[1]
+    if w_hr is None:
+        if w_hh.ndim != 2 or w_hh.shape[0] != gates * w_hh.shape[1]:
+            raise ShapeError(f"{op}: weight_hh must have shape ({gates}*H, H), got {tuple(w_hh.shape)}")
+        H = P = w_hh.shape[1]
+    else:
+        if w_hh.ndim != 2 or w_hh.shape[0] % gates:
+            raise ShapeError(f"{op}: weight_hh must have shape ({gates}*H, P) with projections, "
+                             f"got {tuple(w_hh.shape)}")
+        H, P = w_hh.shape[0] // gates, w_hh.shape[1]
+        if tuple(w_hr.shape) != (P, H):
+            raise ShapeError(f"{op}: weight_hr must have shape ({P}, {H}) (proj_size, hidden_size) "
+                             f"for weight_hh of shape {tuple(w_hh.shape)}, got {tuple(w_hr.shape)}")
     if tuple(w_ih.shape) != (gates * H, I):
         raise ShapeError(f"{op}: weight_ih must have shape ({gates * H}, {I}) for an input with "
                          f"{I} features, got {tuple(w_ih.shape)}")
-    for s in states:
-        if tuple(s.shape) != (N, H):
-            raise ShapeError(f"{op}: initial state must have shape ({N}, {H}), got {tuple(s.shape)}")
+    for k, s in enumerate(states):
+        width = P if k == 0 else H
+        if tuple(s.shape) != (N, width):
+            raise ShapeError(f"{op}: initial state must have shape ({N}, {width}), got {tuple(s.shape)}")
     if len(biases) not in (0, 2):
         raise ShapeError(f"{op}: expected both biases (bias_ih, bias_hh) or none, got {len(biases)}")
     for b in biases:
@@ -72,6 +87,16 @@ def check_shapes(op, x, states, w_ih, w_hh, biases, gates, mask):
     if T == 0:
         raise ShapeError(f"{op}: the input has no time steps (shape {tuple(x.shape)})")
     return T, N, I, H
+
+
+def split_projection(weights, projection, op):
+    """(biases, w_hr) of the inputs after w_hh, in PyTorch's order: (b_ih, b_hh, w_hr)
+    with projections, w_hr last (None without)."""
+    if not projection:
+        return tuple(weights), None
+    if not weights:
+        raise ShapeError(f"{op}: projection=True needs weight_hr as the last input")
+    return tuple(weights[:-1]), weights[-1]
 
 
 def _dtype(*arrays):
@@ -199,9 +224,11 @@ def _input_grads(node, grads):
                  for g, t, need in zip(grads, node.inputs, node.needs_input_grad))
 
 
-def _weight_grads(node, dA, x, h_prev, n_states):
+def _weight_grads(node, dA, x, h_prev, n_states, n_biases=2):
     """dX = dA W_ih, dW_ih = dA^T X, dW_hh = dA^T H_prev, db = sum dA: the products over
-    all steps at once (dA (T, N, G*H), H_prev (T, N, H); h_prev None: no dW_hh)."""
+    all steps at once (dA (T, N, G*H), H_prev (T, N, H); h_prev None: no dW_hh). The
+    biases are the `n_biases` inputs after w_hh (inputs after them, as the LSTM's w_hr,
+    are not)."""
     T, N, I = x.shape
     w_ih = node.saved_inputs()[n_states + 1]
     A2 = dA.reshape((T * N, dA.shape[2]))
@@ -211,7 +238,7 @@ def _weight_grads(node, dA, x, h_prev, n_states):
     dw_hh = None
     if h_prev is not None and need[n_states + 2]:
         dw_hh = A2.T @ h_prev.reshape((T * N, h_prev.shape[2]))
-    db = A2.sum(axis=0) if any(need[n_states + 3:]) else None
+    db = A2.sum(axis=0) if any(need[n_states + 3:n_states + 3 + n_biases]) else None
     return dx, dw_ih, dw_hh, db
 
 
@@ -492,17 +519,23 @@ class GRUSequence(Node):
 
 # ---------------------------------------------------------------- LSTM
 
-def lstm_reference(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, mask=None, reverse=False):
+def lstm_reference(x, h0, c0, w_ih, w_hh, *weights, mask=None, reverse=False, projection=False):
     """The LSTM composed from primitives (Tensors in and out), gates i, f, g, o:
 
         [i, f, g, o] = x W_ih^T + b_ih + h W_hh^T + b_hh, then
         i, f, o = sigmoid(.),  g = tanh(.)
-        c' = f * c + i * g,  h' = o * tanh(c')
+        c' = f * c + i * g,  m' = o * tanh(c')
+        h' = m'                  (projection=False)
+        h' = m' W_hr^T           (projection=True: PyTorch's LSTM with proj_size)
 
+    `weights` are (b_ih, b_hh) or nothing, then w_hr (P, H) last with projection=True
+    (PyTorch's order); with projections h is (N, P), c (N, H), W_hh (4H, P).
     Returns (output, h_T, c_T, steps) with steps[t] = (i, f, g, o, tanh c_t, c_{t-1},
-    h_{t-1})."""
+    h_{t-1}, m_t)."""
+    biases, w_hr = split_projection(weights, projection, "lstm")
+    b_ih, b_hh = biases if biases else (None, None)
     T = x.shape[0]
-    H = w_hh.shape[1]
+    H = w_hh.shape[0] // 4
     xp = _project_composed(x, w_ih, b_ih, b_hh)
     h, c, outs, steps = h0, c0, [None] * T, [None] * T
     for t, _, _ in time_steps(T, reverse):
@@ -510,8 +543,9 @@ def lstm_reference(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, mask=None, rever
         i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
         c_new = f * c + i * g
         tc = c_new.tanh()
-        h_new = o * tc
-        steps[t] = (i, f, g, o, tc, c, h)
+        m_new = o * tc
+        h_new = m_new if w_hr is None else m_new @ w_hr.mT
+        steps[t] = (i, f, g, o, tc, c, h, m_new)
         m, keep = _mask_at(mask, t, h_new)
         outs[t] = h_new if m is None else h_new * m
         h, c = _carry(h_new, h, m, keep), _carry(c_new, c, m, keep)
@@ -523,26 +557,40 @@ class LSTMSequence(Node):
     A = x W_ih^T + b_ih + b_hh for all steps, then per step A_t += h_{t-1} W_hh^T and the
     activations in place; c_t, tanh(c_t) and h_t saved.
 
+    Inputs (x, h0, c0, w_ih, w_hh[, b_ih, b_hh][, w_hr]); w_hr (P, H) only with
+    ``projection=True`` (PyTorch's LSTM with proj_size = P): m_t = o * tanh(c_t),
+    h_t = m_t W_hr^T, so h is (N, P), c is (N, H) and W_hh is (4H, P); the m_t are
+    saved too. Without projection h_t = m_t (P = H).
+
     backward, with dh, dc the gradients of h_t, c_t:
-        dc~ = dc + dh o (1 - tanh^2 c_t)
+        dm = dh W_hr   (projection; dm = dh without)
+        dc~ = dc + dm o (1 - tanh^2 c_t)
         da_i = dc~ g i (1 - i),  da_f = dc~ c_{t-1} f (1 - f)
-        da_g = dc~ i (1 - g^2),  da_o = dh tanh(c_t) o (1 - o)
+        da_g = dc~ i (1 - g^2),  da_o = dm tanh(c_t) o (1 - o)
         dh_{t-1} = dA_t W_hh,  dc_{t-1} = dc~ f
-    then dX = dA W_ih, dW_ih = dA^T X, dW_hh = dA^T H_prev, db_ih = db_hh = sum dA.
+    then dX = dA W_ih, dW_ih = dA^T X, dW_hh = dA^T H_prev, db_ih = db_hh = sum dA and,
+    with projection, dW_hr = dH^T M (dH (T, N, P) the dh of every step, M (T, N, H) the
+    m_t), one product over all steps.
     """
     reads_outputs = True
 
-    def forward(self, x, h0, c0, w_ih, w_hh, *biases, mask=None, reverse=False):
+    def forward(self, x, h0, c0, w_ih, w_hh, *weights, mask=None, reverse=False,
+                projection=False):
         mod = backend.array_module(x)
         x = backend.float_array(x, "lstm")
         mask = _on_device_of(mask, x)
-        T, N, I, H = check_shapes("lstm", x, (h0, c0), w_ih, w_hh, biases, 4, mask)
-        dtype = _dtype(x, h0, c0, w_ih, w_hh, *biases)
+        biases, w_hr = split_projection(weights, projection, "lstm")
+        T, N, I, H = check_shapes("lstm", x, (h0, c0), w_ih, w_hh, biases, 4, mask, w_hr)
+        P = w_hh.shape[1]
+        dtype = _dtype(x, h0, c0, w_ih, w_hh, *weights)
         self.mask, self.reverse, self.dtype = mask, reverse, dtype
+        self.projection = bool(projection)
         A = _project(x, w_ih, biases, dtype)
-        S = _state_buffer(mod, T, N, H, dtype, h0, reverse)
+        S = _state_buffer(mod, T, N, P, dtype, h0, reverse)
         C = _state_buffer(mod, T, N, H, dtype, c0, reverse)
         TC = mod.empty((T, N, H), dtype=dtype)
+        M = None if w_hr is None else mod.empty((T, N, H), dtype=dtype)
+        w_hr_t = None if w_hr is None else w_hr.T
         keep = None if mask is None else ~mask[:, :, None]
         w_hh_t = w_hh.T
         for t, p, n in time_steps(T, reverse):
@@ -556,46 +604,63 @@ class LSTMSequence(Node):
             mod.multiply(a[:, H:2 * H], C[p], out=c)
             c += a[:, :H] * g
             mod.tanh(c, out=TC[t])
-            mod.multiply(a[:, 3 * H:], TC[t], out=S[n])
+            if M is None:
+                mod.multiply(a[:, 3 * H:], TC[t], out=S[n])
+            else:
+                mod.multiply(a[:, 3 * H:], TC[t], out=M[t])
+                S[n] = M[t] @ w_hr_t
             if keep is not None:
                 mod.copyto(S[n], S[p], where=keep[t])
                 mod.copyto(c, C[p], where=keep[t])
-        self.A, self.S, self.C, self.TC = A, S, C, TC
+        self.A, self.S, self.C, self.TC, self.M = A, S, C, TC, M
         end = 0 if reverse else T
         return _output(S, mask, reverse), S[end].copy(), C[end].copy()
 
     def _saved(self, recorded):
-        """(i, f, g, o, tanh c_t, c_{t-1} per step, H_prev (T, N, H))."""
+        """(i, f, g, o, tanh c_t, c_{t-1} per step, H_prev (T, N, P), M (T, N, H) or
+        None without projection)."""
         if not recorded:
-            H, A = self.S.shape[2], self.A
+            H, A = self.C.shape[2], self.A
             return (A[:, :, :H], A[:, :, H:2 * H], A[:, :, 2 * H:3 * H], A[:, :, 3 * H:],
-                    self.TC, _before(self.C, self.reverse), _before(self.S, self.reverse))
-        x, h0, c0, w_ih, w_hh, *b = self.inputs
-        *_, steps = lstm_reference(x, h0, c0, w_ih, w_hh, *b, mask=self.mask, reverse=self.reverse)
-        i, f, g, o, tc, c_prev, h_prev = ([s[k] for s in steps] for k in range(7))
-        return i, f, g, o, tc, c_prev, _stack(h_prev)
+                    self.TC, _before(self.C, self.reverse), _before(self.S, self.reverse),
+                    self.M)
+        x, h0, c0, w_ih, w_hh, *w = self.inputs
+        *_, steps = lstm_reference(x, h0, c0, w_ih, w_hh, *w, mask=self.mask,
+                                   reverse=self.reverse, projection=self.projection)
+        i, f, g, o, tc, c_prev, h_prev, m = ([s[k] for s in steps] for k in range(8))
+        return i, f, g, o, tc, c_prev, _stack(h_prev), _stack(m) if self.projection else None
 
     def backward(self, d_out, d_h, d_c):
-        x, h0, c0, w_ih, w_hh, *biases = self.saved_inputs()
+        x, h0, c0, w_ih, w_hh, *weights = self.saved_inputs()
+        biases, w_hr = split_projection(weights, self.projection, "lstm")
         recorded = _recorded(x)
-        i_all, f_all, g_all, o_all, tc_all, c_prev, h_prev_all = self._saved(recorded)
+        i_all, f_all, g_all, o_all, tc_all, c_prev, h_prev_all, m_all_steps = \
+            self._saved(recorded)
         T, N, _ = x.shape
-        H = w_hh.shape[1]
+        H, P = w_hh.shape[0] // 4, w_hh.shape[1]
         m_all, keep_all = _step_masks(self.mask, self.dtype)
         rows = _Rows(d_out, T, N, 4 * H, self.dtype)
+        dh_rows = None if w_hr is None else _Rows(d_out, T, N, P, self.dtype)
         for t, _, _ in reversed(time_steps(T, self.reverse)):
             if m_all is None:
                 dh, dc = d_h + d_out[t], d_c
             else:
                 dh, dc = (d_h + d_out[t]) * m_all[t], d_c * m_all[t]
+            dm = dh if dh_rows is None else dh_rows.put(t, (dh,)) @ w_hr
             i, f, g, o, tc = i_all[t], f_all[t], g_all[t], o_all[t], tc_all[t]
-            dct = dc + dh * o * (1.0 - tc * tc)
+            dct = dc + dm * o * (1.0 - tc * tc)
             row = rows.put(t, (dct * g * i * (1.0 - i), dct * c_prev[t] * f * (1.0 - f),
-                               dct * i * (1.0 - g * g), dh * tc * o * (1.0 - o)))
+                               dct * i * (1.0 - g * g), dm * tc * o * (1.0 - o)))
             dh_prev, dc_prev = row @ w_hh, dct * f
             if m_all is None:
                 d_h, d_c = dh_prev, dc_prev
             else:
                 d_h, d_c = dh_prev + d_h * keep_all[t], dc_prev + d_c * keep_all[t]
-        dx, dw_ih, dw_hh, db = _weight_grads(self, rows.result(), x, h_prev_all, 2)
-        return _input_grads(self, (dx, d_h, d_c, dw_ih, dw_hh) + (db,) * len(biases))
+        dx, dw_ih, dw_hh, db = _weight_grads(self, rows.result(), x, h_prev_all, 2, len(biases))
+        grads = (dx, d_h, d_c, dw_ih, dw_hh) + (db,) * len(biases)
+        if w_hr is not None:
+            dw_hr = None
+            if self.needs_input_grad[-1]:
+                dw_hr = dh_rows.result().reshape((T * N, P)).T @ m_all_steps.reshape((T * N, H))
+            grads += (dw_hr,)
+        return _input_grads(self, grads)
