@@ -23,6 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tinygrad_seq as ts
+from rnn_torch_check import assert_layer_matches_torch
 from tinygrad_seq import nn
 from tinygrad_seq.ops.rnn import GRUSequence, LSTMSequence, RNNSequence
 
@@ -310,38 +311,7 @@ def test_layers_match_torch(name, case):
     s_shape = (D * L, 4) if unbatched else (D * L, N, 4)
     states = [rng.standard_normal(s_shape) for _ in range(2 if name == "LSTM" else 1)] \
         if with_state else []
-    tx = torch.tensor(x, requires_grad=True)
-    ts_ = [torch.tensor(s, requires_grad=True) for s in states]
-    thx = (tuple(ts_) if name == "LSTM" else ts_[0]) if states else None
-    if lengths is None:
-        tout, th = tm(tx, thx)
-    else:
-        packed = torch.nn.utils.rnn.pack_padded_sequence(tx, lengths, batch_first=bf,
-                                                         enforce_sorted=False)
-        tout, th = tm(packed, thx)
-        tout, _ = torch.nn.utils.rnn.pad_packed_sequence(tout, batch_first=bf, total_length=T)
-    xt = ts.tensor(x, requires_grad=True)
-    st_ = [ts.tensor(s, requires_grad=True) for s in states]
-    hx = (tuple(st_) if name == "LSTM" else st_[0]) if states else None
-    out, h = m(xt, hx, lengths=lengths)
-    th, h = (th if isinstance(th, tuple) else (th,)), (h if isinstance(h, tuple) else (h,))
-    np.testing.assert_allclose(out.numpy(), tout.detach().numpy(), rtol=1e-10, atol=1e-12)
-    for a, b in zip(h, th):
-        assert a.shape == tuple(b.shape)
-        np.testing.assert_allclose(a.numpy(), b.detach().numpy(), rtol=1e-10, atol=1e-12)
-    # a loss that weighs every output and final state differently
-    w_out = rng.standard_normal(tuple(tout.shape))
-    w_h = [rng.standard_normal(tuple(t.shape)) for t in th]
-    ((tout * torch.tensor(w_out)).sum() + sum((t * torch.tensor(w)).sum()
-                                              for t, w in zip(th, w_h))).backward()
-    ((out * ts.tensor(w_out)).sum() + sum((t * ts.tensor(w)).sum() for t, w in zip(h, w_h))).backward()
-    tp = dict(tm.named_parameters())
-    for n, p in m.named_parameters():
-        np.testing.assert_allclose(p.grad.numpy(), tp[n].grad.numpy(), rtol=1e-9, atol=1e-12,
-                                   err_msg=n)
-    np.testing.assert_allclose(xt.grad.numpy(), tx.grad.numpy(), rtol=1e-9, atol=1e-12)
-    for a, b in zip(st_, ts_):
-        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-9, atol=1e-12)
+    assert_layer_matches_torch(m, tm, x, states, lengths, bf, name == "LSTM", rng)
 
 
 @pytest.mark.parametrize("name", ["RNN", "RNN_relu", "GRU", "LSTM"])

@@ -382,19 +382,23 @@ def load(path, device=None):
     default device if None) in place of the Tensors and arrays. Never unpickles; raises
     SerializationError naming the file for anything that is not an intact save."""
     device = backend.check_device(device)
-    if hasattr(path, "read"):
-        name, fileobj, close = getattr(path, "name", type(path).__name__), path, False
-    elif isinstance(path, (str, bytes, os.PathLike)):
-        name = os.fsdecode(path)
-        fileobj, close = open(name, "rb"), True
-    else:
-        raise TypeError(f"ts.load: path must be a str, os.PathLike or binary file, got "
-                        f"{type(path).__name__}")
+    name, fileobj, close = _open_for_reading(path, "ts.load")
     try:
         return _load(fileobj, name, device)
     finally:
         if close:
             fileobj.close()
+
+
+def _open_for_reading(path, op):
+    """(name, binary file, whether to close it) for a path or an open binary file."""
+    if hasattr(path, "read"):
+        return getattr(path, "name", type(path).__name__), path, False
+    if isinstance(path, (str, bytes, os.PathLike)):
+        name = os.fsdecode(path)
+        return name, open(name, "rb"), True
+    raise TypeError(f"{op}: path must be a str, os.PathLike or binary file, got "
+                    f"{type(path).__name__}")
 
 
 def _load(fileobj, name, device):

@@ -46,7 +46,7 @@ from collections.abc import Mapping
 from . import backend
 from .autograd import Tensor
 from .errors import DTypeError, SerializationError
-from .io import _atomic_write
+from .io import _atomic_write, _open_for_reading
 
 METADATA_KEY = "__metadata__"
 
@@ -313,14 +313,7 @@ def load_safetensors_metadata(path):
 
 def _load(path, device, data=True):
     device = backend.check_device(device)
-    if hasattr(path, "read"):
-        name, fileobj, close = getattr(path, "name", type(path).__name__), path, False
-    elif isinstance(path, (str, bytes, os.PathLike)):
-        name = os.fsdecode(path)
-        fileobj, close = open(name, "rb"), True
-    else:
-        raise TypeError(f"ts.load_safetensors: path must be a str, os.PathLike or binary "
-                        f"file, got {type(path).__name__}")
+    name, fileobj, close = _open_for_reading(path, "ts.load_safetensors")
     try:
         reader = _Reader(fileobj, name)
         if reader.remaining is not None and reader.remaining < 8:
