@@ -539,3 +539,41 @@ def test_training_with_the_fast_path_equals_training_through_autodiff(sg, shared
     b = Word2Vec(planted_corpus(n_sent=300), fast_path=True, **kw)
     assert np.allclose(a.wv.vectors, b.wv.vectors, atol=1e-5)
     assert a.get_latest_training_loss() == pytest.approx(b.get_latest_training_loss(), rel=1e-5)
+
+
+# ---------------------------------------------------------------- saving the whole model
+
+@pytest.mark.parametrize("sg", [1, 0])
+def test_model_save_load_continues_training_exactly(sg, tmp_path):
+    sents = planted_corpus(n_sent=200)
+    kw = dict(vector_size=10, window=3, min_count=1, sg=sg, epochs=1, progress=False, seed=6,
+              batch_examples=128, shared_negatives=bool(sg))
+    a = Word2Vec(sents, **kw)
+    path = tmp_path / "w2v.tsz"
+    a.save(path)
+    b = Word2Vec.load(path)
+    assert b.vocab.index_to_key == a.vocab.index_to_key and b.train_count == 1
+    assert np.array_equal(b.vocab.counts, a.vocab.counts)
+    assert b.vocab.total_words == a.vocab.total_words
+    assert all(getattr(b, k) == getattr(a, k) for k in Word2Vec._SAVED)
+    assert np.array_equal(b.wv.vectors, a.wv.vectors)
+    assert np.array_equal(b.syn1neg.weight.numpy(), a.syn1neg.weight.numpy())
+    assert b.wv.most_similar("king1", topn=3) == a.wv.most_similar("king1", topn=3)
+    with pytest.raises(TypeError, match="give sentences="):
+        b.train()                              # the corpus is not saved
+    a.train(sents)
+    b.train(sents)                             # the same draws: the generator was saved
+    assert _same_run(a.wv.vectors, b.wv.vectors) and b.train_count == 2
+
+
+def test_model_save_load_errors(tmp_path):
+    m = Word2Vec(vector_size=4, progress=False)
+    with pytest.raises(RuntimeError, match="build_vocab"):
+        m.save(tmp_path / "empty.tsz")
+    other = tmp_path / "other.tsz"
+    ts.save({"weights": np.ones(3)}, other)
+    with pytest.raises(ts.SerializationError, match="not a Word2Vec model"):
+        Word2Vec.load(other)
+    (tmp_path / "junk.tsz").write_bytes(b"not a zip at all")
+    with pytest.raises(ts.SerializationError):
+        Word2Vec.load(tmp_path / "junk.tsz")

@@ -25,11 +25,14 @@ the hidden layer (not divided by the number of context words, which the exact
 gradient of the mean would be). That is written as h = s + detach(s/n - s) with s the
 sum: the value is the mean, the gradient is that of the sum.
 """
+import os
 import time
 
 from .. import backend, nn, optim
 from .. import functional as F
 from ..autograd import Tensor
+from ..errors import SerializationError
+from ..io import load, save
 from ..modes import no_grad
 from . import corpus as C
 from .keyedvectors import KeyedVectors
@@ -106,23 +109,66 @@ class Word2Vec:
         the tables (input uniform in [-0.5/D, 0.5/D), output zero). Resets training."""
         corpus = sentences if isinstance(sentences, C.CorpusFile) else \
             C.corpus_iterable(sentences, corpus_file)
-        self.vocab = C.Vocabulary.build(corpus, self.min_count, self.max_vocab_size)
-        V, D = len(self.vocab), self.vector_size
-        self._keep_prob = self.vocab.keep_probabilities(self.sample)
-        self._cum_table = self.vocab.cum_table(self.ns_exponent)
+        vocab = C.Vocabulary.build(corpus, self.min_count, self.max_vocab_size)
+        V, D = len(vocab), self.vector_size
         init = self._rng.random((V + 1, D), dtype="float32")
         init = (init - 0.5) / D
-        init[V] = 0.0                      # the padding row of CBOW contexts
-        # row V pads CBOW contexts: zero, never updated (padding_idx)
+        init[V] = 0.0                      # the padding row of contexts
+        self._set_tables(vocab, init, init[:V] * 0.0)
+        self.train_count = 0
+        return self
+
+    def _set_tables(self, vocab, syn0, syn1neg):
+        """Install a vocabulary and the two tables (host or device arrays)."""
+        self.vocab = vocab
+        V, D = len(vocab), self.vector_size
+        self._keep_prob = vocab.keep_probabilities(self.sample)
+        self._cum_table = vocab.cum_table(self.ns_exponent)
+        # row V pads the contexts: zero, never updated (padding_idx)
         self.syn0 = nn.Embedding(V + 1, D, padding_idx=V, sparse=True,
-                                 _weight=Tensor(init, device=self.device))
-        self.syn1neg = nn.Embedding(V, D, sparse=True,
-                                    _weight=Tensor(init[:V] * 0.0, device=self.device))
+                                 _weight=Tensor(syn0, device=self.device))
+        self.syn1neg = nn.Embedding(V, D, sparse=True, _weight=Tensor(syn1neg, device=self.device))
         self.optimizer = optim.SGD(list(self.syn0.parameters()) + list(self.syn1neg.parameters()),
                                    lr=self.alpha)
-        self.train_count = 0
         self._sync_wv()
-        return self
+
+    # ---- saving the whole model (gensim's model.save / Word2Vec.load)
+    _SAVED = ("vector_size", "window", "min_count", "max_vocab_size", "sg", "negative",
+              "ns_exponent", "sample", "alpha", "min_alpha", "epochs", "batch_words", "seed",
+              "progress", "cbow_mean", "batch_examples", "shared_negatives", "fast_path")
+
+    def save(self, path):
+        """Save the whole model (settings, vocabulary and counts, both tables, the
+        random generator's state, the training count) with ``ts.save``, so that
+        ``Word2Vec.load(path).train(sentences)`` continues exactly where this model
+        would. The corpus is not saved. For the vectors alone, use
+        ``model.wv.save_word2vec_format``."""
+        if self.vocab is None:
+            raise RuntimeError("Word2Vec.save: nothing to save before build_vocab")
+        save({"format": "tinygrad_seq.word2vec", "version": 1,
+              "settings": {k: getattr(self, k) for k in self._SAVED},
+              "index_to_key": list(self.vocab.index_to_key), "counts": self.vocab.counts,
+              "total_words": self.vocab.total_words, "syn0": self.syn0.weight.data,
+              "syn1neg": self.syn1neg.weight.data, "train_count": self.train_count,
+              "rng": self._rng.bit_generator.state}, path)
+
+    @classmethod
+    def load(cls, path, device=None):
+        """A model saved by ``save``, on `device` (default: the framework's default);
+        train() on it needs the corpus again (``sentences=`` or ``corpus_file=``)."""
+        obj = load(path, device="cpu")
+        if not (isinstance(obj, dict) and obj.get("format") == "tinygrad_seq.word2vec"):
+            raise SerializationError(f"Word2Vec.load: {os.fsdecode(path)!r} is a tinygrad_seq "
+                                     "save but not a Word2Vec model (saved with model.save)")
+        if obj.get("version") != 1:
+            raise SerializationError(f"Word2Vec.load: {os.fsdecode(path)!r} has version "
+                                     f"{obj.get('version')!r}; this version reads 1")
+        model = cls(device=device, **obj["settings"])
+        vocab = C.Vocabulary(obj["index_to_key"], obj["counts"].numpy(), obj["total_words"])
+        model._set_tables(vocab, obj["syn0"].numpy(), obj["syn1neg"].numpy())
+        model.train_count = obj["train_count"]
+        model._rng.bit_generator.state = obj["rng"]
+        return model
 
     def _sync_wv(self):
         vectors = backend.to_numpy(self.syn0.weight.data[:len(self.vocab)])
