@@ -44,6 +44,16 @@ def loss_torch(params):
     return (((x @ w.T + b).tanh() - y) ** 2).mean()
 
 
+def step_both(opt, topt, mine, theirs):
+    """One step of our optimizer and of torch's, each on the same loss of its parameters."""
+    opt.zero_grad()
+    topt.zero_grad()
+    loss_ts(mine).backward()
+    loss_torch(theirs).backward()
+    opt.step()
+    topt.step()
+
+
 def run_both(ts_cls, torch_cls, kwargs, steps=6, dtype=np.float64, groups=None):
     """Train the same parameters with both; return the per-step weights of each."""
     init = initial(dtype)
@@ -56,12 +66,7 @@ def run_both(ts_cls, torch_cls, kwargs, steps=6, dtype=np.float64, groups=None):
         topt = torch_cls([{"params": [theirs[0]]}, {"params": [theirs[1]], **groups}], **kwargs)
     out, tout = [], []
     for _ in range(steps):
-        opt.zero_grad()
-        topt.zero_grad()
-        loss_ts(mine).backward()
-        loss_torch(theirs).backward()
-        opt.step()
-        topt.step()
+        step_both(opt, topt, mine, theirs)
         out.append([p.numpy() for p in mine])
         tout.append([p.detach().numpy().copy() for p in theirs])
     return out, tout, opt, topt
@@ -388,12 +393,7 @@ def test_loading_a_torch_state_dict_continues_torch_trajectory():
     opt.load_state_dict(sd)
     assert opt.state[mine[0]]["step"].dtype == ts.float32
     for _ in range(3):
-        opt.zero_grad()
-        topt.zero_grad()
-        loss_ts(mine).backward()
-        loss_torch(theirs).backward()
-        opt.step()
-        topt.step()
+        step_both(opt, topt, mine, theirs)
     for p, q in zip(mine, theirs):
         np.testing.assert_allclose(p.numpy(), q.detach().numpy(), rtol=1e-10, atol=1e-12)
 

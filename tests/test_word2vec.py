@@ -39,6 +39,17 @@ def on_device(array):
     return ts.tensor(array).data
 
 
+def random_tables(m, seed, scale=1.0, syn0=True):
+    """Normal random rows in syn1neg (zero at the start, which would hide terms of the
+    update) and, with `syn0`, in the word rows of syn0; returns the host copies."""
+    rng = np.random.default_rng(seed)
+    V, D = len(m.vocab), m.vector_size
+    if syn0:
+        m.syn0.weight.data[:V] = on_device(rng.normal(0, scale, (V, D)).astype(np.float32))
+    m.syn1neg.weight.data[...] = on_device(rng.normal(0, scale, (V, D)).astype(np.float32))
+    return m.syn0.weight.numpy(), m.syn1neg.weight.numpy()
+
+
 # ---------------------------------------------------------------- vocabulary
 
 def test_vocabulary_counts_order_and_min_count():
@@ -132,11 +143,8 @@ def _sig(x):
 
 def test_skipgram_gradient_matches_the_formula_and_the_word2vec_update():
     m = small_model(sg=1, epochs=0)
-    rng = np.random.default_rng(0)
-    V, D = len(m.wv), 8
-    m.syn0.weight.data[:V] = on_device(rng.normal(size=(V, D)).astype(np.float32))
-    m.syn1neg.weight.data[...] = on_device(rng.normal(size=(V, D)).astype(np.float32))
-    v0, u0 = m.syn0.weight.numpy(), m.syn1neg.weight.numpy()
+    D = 8
+    v0, u0 = random_tables(m, 0)
     inputs, targets = np.array([2]), np.array([[0, 1, 3, 4]])   # input c=2, positive o=0
     loss = m.loss(inputs, targets)
     loss.backward()
@@ -164,11 +172,8 @@ def test_skipgram_gradient_matches_the_formula_and_the_word2vec_update():
 
 def test_cbow_update_is_word2vecs_mean_forward_full_error_to_each_context():
     m = small_model(sg=0, epochs=0)
-    rng = np.random.default_rng(1)
     V, D = len(m.wv), 8
-    m.syn0.weight.data[:V] = on_device(rng.normal(size=(V, D)).astype(np.float32))
-    m.syn1neg.weight.data[...] = on_device(rng.normal(size=(V, D)).astype(np.float32))
-    v0, u0 = m.syn0.weight.numpy(), m.syn1neg.weight.numpy()
+    v0, u0 = random_tables(m, 1)
     pad = V
     inputs = np.array([[1, 3, pad, pad]])          # two context words
     targets = np.array([[0, 2, 4]])
@@ -212,8 +217,7 @@ def test_shared_negatives_step_is_the_per_pair_step_with_the_draw_repeated():
     a, b = Word2Vec(sents, **kw), Word2Vec(sents, shared_negatives=False, **kw)
     V = len(a.vocab)
     for m in (a, b):
-        m.syn1neg.weight.data[...] = on_device(
-            np.random.default_rng(2).normal(0, 0.3, (V, 12)).astype(np.float32))
+        random_tables(m, 2, scale=0.3, syn0=False)
     enc = [s for batch, _ in C.encode_batches(sents, a.vocab, 10 ** 9) for s in batch]
     inputs, targets = a.examples(enc[:40])
     inputs, targets = inputs[:64], targets[:64]
@@ -516,8 +520,7 @@ def test_fast_step_equals_the_autodiff_step(sg, cbow_mean, shared, scatter_pads)
     rng = np.random.default_rng(0)
     V = len(a.wv)
     for m in (a, b):        # non-zero output vectors, so that every term of the update counts
-        m.syn1neg.weight.data[...] = on_device(
-            np.random.default_rng(1).normal(0, 0.3, (V, 12)).astype(np.float32))
+        random_tables(m, 1, scale=0.3, syn0=False)
     enc = [s for batch, _ in C.encode_batches(sents, a.vocab, 10 ** 9) for s in batch]
     inputs, targets = a.examples(enc[:200])
     targets[:3, 2] = targets[:3, 0]          # negatives that drew the positive: skipped

@@ -620,7 +620,7 @@ def run_backward(roots, gradients, retain_graph, create_graph, capture=None):
             elif old is None:
                 # own the array: it may be a read-only broadcast view, or shared with
                 # another leaf's gradient (Add passes one array to both inputs)
-                if g.base is not None or not getattr(g.flags, "writeable", True) or id(g) in given:
+                if g.base is not None or not backend.writeable(g) or id(g) in given:
                     g = g.copy()
                 given.add(id(g))
                 leaf.grad = Tensor._make(g)
@@ -650,9 +650,8 @@ def _check_finite(node, grads):
             data = g.data if isinstance(g, Tensor) else g
             finite = bool(backend.array_module(data).isfinite(data).all())
         if not finite:
-            data = g if type(g) is IndexedGrad else data
             raise AutogradError(f"detect_anomaly: {node.name} returned nan or inf in the "
-                                f"gradient of input {i} (shape {tuple(data.shape)})." + node._where())
+                                f"gradient of input {i} (shape {tuple(g.shape)})." + node._where())
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,

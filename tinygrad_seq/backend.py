@@ -132,6 +132,19 @@ def to_device(a, device):
     return _load_cupy().asarray(a)
 
 
+def follow_device(a, device, op, what):
+    """`a` on `device` for an op: host (NumPy) data follows the device it meets, as
+    PyTorch copies a scalar or a CPU index to the GPU; an array on another GPU device is
+    a DeviceError naming `op` and `what` ("an operand", "an index", ...)."""
+    where = device_of(a)
+    if where == device:
+        return a
+    if where != "cpu":
+        raise DeviceError(f"{op}: {what} on {where} with a tensor on {device}; move one "
+                          "(x.to(...), cupy.asnumpy)")
+    return to_device(a, device)
+
+
 def host_array(data):
     """A host NumPy array of Python data (nested lists, scalars)."""
     return numpy.asarray(data)

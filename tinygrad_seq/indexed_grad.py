@@ -17,7 +17,6 @@ class IndexedGrad:
     """Lazy sum of index gradients (see the module): ``dense()`` gives the array."""
     __slots__ = ("shape", "dtype", "parts", "base")
     __array_ufunc__ = None      # ndarray + IndexedGrad: NumPy defers to __radd__
-    __array_priority__ = 100    # CuPy's rule for deferring to __radd__
 
     def __init__(self, shape, dtype, parts, base=None):
         self.shape, self.dtype, self.parts, self.base = tuple(shape), dtype, parts, base

@@ -58,13 +58,7 @@ def _operand(x, like, op):
             dt = backend.result_type(dt, x)
         return Tensor._make(dt.type(x))
     if backend.is_array(x):
-        where = backend.device_of(x)
-        if where != like.device:
-            if where != "cpu":
-                raise DeviceError(f"{op}: a {where} array with a {like.device} tensor; move "
-                                  "one (x.to(...) or cupy.asnumpy)")
-            return Tensor._make(backend.to_device(x, like.device))  # a host constant follows
-        return Tensor._make(backend.array_module(x).asarray(x))
+        return Tensor._make(backend.follow_device(x, like.device, op, "an array operand"))
     try:
         return Tensor._make(as_array(x, device=like.device))
     except Exception:
@@ -432,12 +426,7 @@ def _index_part(i, device):
     if backend.is_array(i):
         if i.dtype.kind not in "iub":
             raise DTypeError(f"getitem: index arrays must be integer or bool, got {i.dtype}")
-        where = backend.device_of(i)
-        if where != device:
-            if where != "cpu":      # host indices follow the tensor, as in PyTorch
-                raise DeviceError(f"getitem: a {where} index for a {device} tensor")
-            i = backend.to_device(i, device)
-        return i
+        return backend.follow_device(i, device, "getitem", "an index array")
     if isinstance(i, float):
         raise DTypeError(f"getitem: float index {i!r}; indices must be integers")
     return i
@@ -700,8 +689,7 @@ def where(condition, input, other):
     if ref is None:
         ref = Tensor._make(as_array(input))
     cond = condition.data if isinstance(condition, Tensor) else as_array(condition, device=ref.device)
-    if backend.device_of(cond) == "cpu" != ref.device:
-        cond = backend.to_device(cond, ref.device)          # a host mask follows the tensors
+    cond = backend.follow_device(cond, ref.device, "where", "the condition")
     a, b = _operand(input, ref, "where"), _operand(other, ref, "where")
     return Where.apply(a, b, cond=cond)
 

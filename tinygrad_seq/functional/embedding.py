@@ -4,7 +4,7 @@ import numbers
 
 from .. import backend
 from ..autograd import Tensor, as_array
-from ..errors import AutogradError, DeviceError, DTypeError, ShapeError
+from ..errors import AutogradError, DTypeError, ShapeError
 from ..ops.embedding import Embedding, IndexRangeError, check_indices
 from ..tensor import _pick, float_tensor, tensor_arg
 
@@ -22,12 +22,7 @@ def _index_array(indices, device, op):
         array = as_array(indices, device=device)
     if array.dtype.kind not in "iu":
         raise DTypeError(f"{op}: indices must be integers, got {array.dtype}")
-    where = backend.device_of(array)
-    if where != device:
-        if where != "cpu":          # host indices follow the table; GPU ones do not move
-            raise DeviceError(f"{op}: indices on {where}, the table on {device}")
-        array = backend.to_device(array, device)
-    return array
+    return backend.follow_device(array, device, op, "the indices")
 
 
 def padding_index(padding_idx, num_embeddings, op):

@@ -48,7 +48,8 @@ from .reduce import grad_like
 
 def _on_device_of(mask, x):
     """The (T, N) length mask on x's device (a host mask follows the input)."""
-    return None if mask is None else backend.to_device(mask, backend.device_of(x))
+    return None if mask is None else backend.follow_device(mask, backend.device_of(x), "rnn",
+                                                           "the length mask")
 
 
 def check_shapes(op, x, states, w_ih, w_hh, biases, gates, mask, w_hr=None):

@@ -25,7 +25,6 @@ the hidden layer (not divided by the number of context words, which the exact
 gradient of the mean would be). That is written as h = s + detach(s/n - s) with s the
 sum: the value is the mean, the gradient is that of the sum.
 """
-import os
 import time
 
 from .. import backend, nn, optim
@@ -158,10 +157,10 @@ class Word2Vec:
         train() on it needs the corpus again (``sentences=`` or ``corpus_file=``)."""
         obj = load(path, device="cpu")
         if not (isinstance(obj, dict) and obj.get("format") == "tinygrad_seq.word2vec"):
-            raise SerializationError(f"Word2Vec.load: {os.fsdecode(path)!r} is a tinygrad_seq "
-                                     "save but not a Word2Vec model (saved with model.save)")
+            raise SerializationError(f"Word2Vec.load: {path!r} is a tinygrad_seq save but not a "
+                                     "Word2Vec model (saved with model.save)")
         if obj.get("version") != 1:
-            raise SerializationError(f"Word2Vec.load: {os.fsdecode(path)!r} has version "
+            raise SerializationError(f"Word2Vec.load: {path!r} has version "
                                      f"{obj.get('version')!r}; this version reads 1")
         model = cls(device=device, **obj["settings"])
         vocab = C.Vocabulary(obj["index_to_key"], obj["counts"].numpy(), obj["total_words"])
@@ -247,9 +246,7 @@ class Word2Vec:
     def step(self, inputs, targets, lr):
         """One SGD step of learning rate `lr` on a minibatch; returns the summed loss.
         ``fast_path=True`` (default): ``step_fast``, else ``step_autodiff``."""
-        if self.fast_path:
-            return self.step_fast(inputs, targets, lr)
-        return self.step_autodiff(inputs, targets, lr)
+        return float(self._train_step(inputs, targets, lr))
 
     def step_autodiff(self, inputs, targets, lr):
         """The reference step: ``loss`` through autodiff, row-sparse gradients, optim.SGD."""
