@@ -178,31 +178,31 @@ class Module:
         for _, m in self.named_children():
             yield m
 
-    def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
-        """(dotted name, Parameter) pairs; a Parameter shared by several modules (tied
-        weights) comes once, by its first name, unless remove_duplicate=False."""
+    def _named_members(self, table, prefix, recurse, remove_duplicate):
+        """(dotted name, value) of the non-None entries of each module's `table`
+        (``_parameters`` or ``_buffers``); a value shared by several modules comes once,
+        by its first name, unless remove_duplicate=False."""
         seen = set()
         modules = self.named_modules(prefix, remove_duplicate) if recurse else [(prefix, self)]
         for mod_name, module in modules:
-            for name, p in module._parameters.items():
-                if p is None or (remove_duplicate and id(p) in seen):
+            for name, v in getattr(module, table).items():
+                if v is None or (remove_duplicate and id(v) in seen):
                     continue
-                seen.add(id(p))
-                yield (f"{mod_name}.{name}" if mod_name else name), p
+                seen.add(id(v))
+                yield (f"{mod_name}.{name}" if mod_name else name), v
+
+    def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
+        """(dotted name, Parameter) pairs; a Parameter shared by several modules (tied
+        weights) comes once, by its first name, unless remove_duplicate=False."""
+        return self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
     def parameters(self, recurse=True):
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
     def named_buffers(self, prefix="", recurse=True, remove_duplicate=True):
-        seen = set()
-        modules = self.named_modules(prefix, remove_duplicate) if recurse else [(prefix, self)]
-        for mod_name, module in modules:
-            for name, b in module._buffers.items():
-                if b is None or (remove_duplicate and id(b) in seen):
-                    continue
-                seen.add(id(b))
-                yield (f"{mod_name}.{name}" if mod_name else name), b
+        """(dotted name, buffer) pairs, each shared buffer once (see named_parameters)."""
+        return self._named_members("_buffers", prefix, recurse, remove_duplicate)
 
     def buffers(self, recurse=True):
         for _, b in self.named_buffers(recurse=recurse):
