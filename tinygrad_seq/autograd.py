@@ -35,7 +35,7 @@ class Tensor:
     ``backward()`` on leaves that require grad, ``grad_fn`` the node that made this
     tensor (None for leaves). Build tensors with ``ts.tensor(...)`` or ``Tensor(...)``.
     """
-    __slots__ = ("data", "requires_grad", "grad", "_ctx", "_index", "_version", "_hooks",
+    __slots__ = ("array", "requires_grad", "grad", "_ctx", "_index", "_version", "_hooks",
                  "_view_of", "__weakref__")
     __array_priority__ = 1000       # ndarray (op) Tensor -> Tensor's reflected operator
     __array_ufunc__ = None
@@ -46,8 +46,8 @@ class Tensor:
         if requires_grad:
             self.requires_grad_(True)
 
-    def _init(self, data, ctx, index):
-        self.data = data
+    def _init(self, array, ctx, index):
+        self.array = array
         self.requires_grad = ctx is not None
         self.grad = None
         self._ctx = ctx
@@ -57,11 +57,11 @@ class Tensor:
         self._view_of = None
 
     @classmethod
-    def _make(cls, data, ctx=None, index=0):
+    def _make(cls, array, ctx=None, index=0):
         """Wrap an array without copying or checking (the engine's constructor; the
         same fields as _init, inlined because every op calls it)."""
         t = object.__new__(cls)
-        t.data = data
+        t.array = array
         t.requires_grad = ctx is not None
         t.grad = None
         t._ctx = ctx
@@ -73,28 +73,36 @@ class Tensor:
 
     # ---- what it is
     @property
+    def data(self):
+        return self.array
+
+    @data.setter
+    def data(self, value):
+        self.array = value
+
+    @property
     def shape(self):
-        return self.data.shape
+        return self.array.shape
 
     @property
     def ndim(self):
-        return self.data.ndim
+        return self.array.ndim
 
     @property
     def size(self):
         """Number of elements (NumPy's meaning; ``numel()`` is PyTorch's name)."""
-        return self.data.size
+        return self.array.size
 
     def numel(self):
-        return self.data.size
+        return self.array.size
 
     @property
     def dtype(self):
-        return self.data.dtype
+        return self.array.dtype
 
     @property
     def device(self):
-        return backend.device_of(self.data)
+        return backend.device_of(self.array)
 
     @property
     def is_leaf(self):
@@ -109,9 +117,9 @@ class Tensor:
         return self._version[0]
 
     def __len__(self):
-        if self.data.ndim == 0:
+        if self.array.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self.array.shape[0]
 
     def __hash__(self):
         return id(self)
@@ -119,20 +127,20 @@ class Tensor:
     # ---- leaving the graph / the device
     def numpy(self):
         """A new host NumPy array with the values (always a copy)."""
-        return backend.to_numpy(self.data)
+        return backend.to_numpy(self.array)
 
     def __array__(self, dtype=None, copy=None):
-        a = backend.to_numpy(self.data)
+        a = backend.to_numpy(self.array)
         return a if dtype is None else a.astype(dtype)
 
     def item(self):
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise ShapeError(f"item: only a tensor with one element converts to a Python "
                              f"number, got shape {self.shape}")
-        return self.data.item()
+        return self.array.item()
 
     def tolist(self):
-        return backend.to_numpy(self.data).tolist()
+        return backend.to_numpy(self.array).tolist()
 
     def __float__(self):
         return float(self.item())
@@ -141,26 +149,26 @@ class Tensor:
         return int(self.item())
 
     def __bool__(self):
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise ShapeError(f"bool: the truth value of a tensor of shape {self.shape} "
                              "is ambiguous; use .any() or .all()")
-        return bool(self.data.item())
+        return bool(self.array.item())
 
     def __index__(self):
-        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+        if self.array.dtype.kind not in "iu" or self.array.size != 1:
             raise DTypeError(f"__index__: only a one-element integer tensor is an index, "
                              f"got {self.dtype} of shape {self.shape}")
-        return int(self.data.item())
+        return int(self.array.item())
 
     def detach(self):
         """The same data (shared, with its version counter) outside the graph."""
-        t = Tensor._make(self.data)
+        t = Tensor._make(self.array)
         t._version = self._version
         t._view_of = self
         return t
 
     def requires_grad_(self, requires_grad=True):
-        if requires_grad and not backend.is_float(self.data.dtype):
+        if requires_grad and not backend.is_float(self.array.dtype):
             raise DTypeError(f"requires_grad_: only floating tensors can require grad, "
                              f"got {self.dtype}")
         if not requires_grad and self._ctx is not None:
@@ -209,7 +217,7 @@ class Tensor:
         self.register_hook(keep)
 
     def __repr__(self):
-        body = backend.format_array(self.data)
+        body = backend.format_array(self.array)
         body = body[body.index("(") + 1: body.rindex(")")] if body.startswith("array(") else body
         if ", dtype=" in body:
             body = body[:body.rindex(", dtype=")]
@@ -240,7 +248,7 @@ def as_array(data, dtype=None, device=None, copy=False):
     `device`, host data (NumPy arrays, lists, scalars) goes to the default device and
     a CuPy array stays on the GPU."""
     if isinstance(data, Tensor):
-        data, device = data.data, data.device if device is None else device   # it stays put
+        data, device = data.array, data.device if device is None else device   # it stays put
     dev = backend.check_device(device) if device is not None else None
     want = backend.dtype(dtype) if dtype is not None else None
     if backend.is_array(data):
@@ -316,11 +324,11 @@ class Node:
         node = object.__new__(cls)
         try:
             if len(inputs) == 1:
-                out = node.forward(inputs[0].data, **params)
+                out = node.forward(inputs[0].array, **params)
             elif len(inputs) == 2:
-                out = node.forward(inputs[0].data, inputs[1].data, **params)
+                out = node.forward(inputs[0].array, inputs[1].array, **params)
             else:
-                out = node.forward(*[t.data for t in inputs], **params)
+                out = node.forward(*[t.array for t in inputs], **params)
         except (ValueError, IndexError) as e:
             if isinstance(e, ShapeError):
                 raise
@@ -384,7 +392,7 @@ class Node:
         (create_graph), their arrays otherwise."""
         if _state.grad_enabled:
             return self.inputs
-        return tuple(t.data for t in self.inputs)
+        return tuple(t.array for t in self.inputs)
 
     def saved_output(self, index=0):
         """Output `index`, for a backward rule: its array, or with create_graph a Tensor
@@ -482,17 +490,17 @@ def _seed(root, gradient, recorded):
         raise AutogradError("backward: the tensor does not require grad and has no grad_fn "
                             "(did you forget requires_grad=True, or run under no_grad?)")
     if gradient is None:
-        if root.data.size != 1:
+        if root.array.size != 1:
             raise AutogradError(f"backward: grad can be implicitly created only for scalar "
                                 f"outputs; pass gradient= for an output of shape {root.shape}")
-        seed = backend.array_module(root.data).ones(root.shape, dtype=root.dtype)
+        seed = backend.array_module(root.array).ones(root.shape, dtype=root.dtype)
         return Tensor._make(seed) if recorded else seed
     if not isinstance(gradient, Tensor):
         gradient = Tensor._make(as_array(gradient, root.dtype, root.device))
     if tuple(gradient.shape) != tuple(root.shape):
         raise ShapeError(f"backward: gradient has shape {gradient.shape} but the output "
                          f"has shape {root.shape}")
-    return gradient if recorded else gradient.data
+    return gradient if recorded else gradient.array
 
 
 def _run_hooks(hooks, grad, recorded):
@@ -502,7 +510,7 @@ def _run_hooks(hooks, grad, recorded):
         new = hook(t)
         if new is not None:
             t = new
-    return t if recorded else t.data
+    return t if recorded else t.array
 
 
 def run_backward(roots, gradients, retain_graph, create_graph, capture=None):
@@ -605,7 +613,7 @@ def run_backward(roots, gradients, retain_graph, create_graph, capture=None):
             if leaf._hooks:
                 g = _run_hooks(leaf._hooks, g, recorded or sparse)
                 if sparse and isinstance(g, Tensor):
-                    g, sparse = g.data, False
+                    g, sparse = g.array, False
             if capture is not None:
                 if id(leaf) in capture:
                     captured[id(leaf)] = g.dense_array() if sparse else g
@@ -625,7 +633,7 @@ def run_backward(roots, gradients, retain_graph, create_graph, capture=None):
                 given.add(id(g))
                 leaf.grad = Tensor._make(g)
             else:
-                leaf.grad = Tensor._make((old if getattr(old, "is_sparse", False) else old.data) + g)
+                leaf.grad = Tensor._make((old if getattr(old, "is_sparse", False) else old.array) + g)
     if not recorded:
         captured = {k: Tensor._make(v) for k, v in captured.items() if v is not None}
     return captured
@@ -636,7 +644,7 @@ def _zeros_for(node, index, present):
     gradient that did arrive (`present`: an array, or a Tensor when recorded)."""
     shape, dtype = node.output_meta[index]
     recorded = isinstance(present, Tensor)
-    zeros = backend.array_module(present.data if recorded else present).zeros(shape, dtype=dtype)
+    zeros = backend.array_module(present.array if recorded else present).zeros(shape, dtype=dtype)
     return Tensor._make(zeros) if recorded else zeros
 
 
@@ -647,7 +655,7 @@ def _check_finite(node, grads):
         if type(g) is IndexedGrad:
             finite = g.is_finite()
         else:
-            data = g.data if isinstance(g, Tensor) else g
+            data = g.array if isinstance(g, Tensor) else g
             finite = bool(backend.array_module(data).isfinite(data).all())
         if not finite:
             raise AutogradError(f"detect_anomaly: {node.name} returned nan or inf in the "
@@ -683,6 +691,6 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             raise AutogradError(f"grad: input {i} (shape {t.shape}) was not used to compute "
                                 "the outputs; pass allow_unused=True to get None for it")
         if g is not None and not create_graph:
-            g = Tensor._make(g.data)
+            g = Tensor._make(g.array)
         result.append(g)
     return tuple(result)

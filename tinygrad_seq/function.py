@@ -86,7 +86,7 @@ class Function:
         node.output_meta = tuple((o.shape, o.dtype) for o in outs)
         if _state.anomaly:
             node.trace = traceback.format_stack()[:-1]
-        wrapped = tuple(Tensor._make(o.data, node, i) for i, o in enumerate(outs))
+        wrapped = tuple(Tensor._make(o.array, node, i) for i, o in enumerate(outs))
         for w, o in zip(wrapped, outs):   # what forward saved of its outputs stays checked
             w._version = o._version
         return wrapped[0] if single else wrapped
@@ -117,5 +117,5 @@ class _CustomNode(Node):
                 raise ShapeError(f"{self.fn.__name__}.backward: gradient of shape {g.shape} "
                                  f"for an input of shape {t.shape}")
         if not recorded:
-            grads_in = tuple(None if g is None else g.data for g in grads_in)
+            grads_in = tuple(None if g is None else g.array for g in grads_in)
         return grads_in

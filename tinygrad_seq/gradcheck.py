@@ -31,10 +31,10 @@ def _outputs(fn, inputs):
 def _flat_outputs(fn, inputs):
     # grad stays enabled: fn may itself use autograd (gradgradcheck's first gradients)
     outs = _outputs(fn, inputs)
-    mod = backend.array_module(outs[0].data) if outs else None
+    mod = backend.array_module(outs[0].array) if outs else None
     if not outs:
         return None
-    return mod.concatenate([o.data.reshape(-1).astype(backend.float64) for o in outs])
+    return mod.concatenate([o.array.reshape(-1).astype(backend.float64) for o in outs])
 
 
 def _wrt(inputs):
@@ -64,7 +64,7 @@ def _vjp(fn, inputs, wrt, vectors_by_output):
         gos = [Tensor._make(v[starts[i]:starts[i] + o.size].reshape(o.shape).astype(o.dtype))
                for o, i in tracked]
         gs = grad([o for o, _ in tracked], wrt, gos, retain_graph=True, allow_unused=True)
-        parts = [(g.data if g is not None else backend.array_module(t.data).zeros(t.shape))
+        parts = [(g.array if g is not None else backend.array_module(t.array).zeros(t.shape))
                  .reshape(-1).astype(backend.float64) for g, t in zip(gs, wrt)]
         rows.append(backend.array_module(parts[0]).concatenate(parts))
     return rows
@@ -73,7 +73,7 @@ def _vjp(fn, inputs, wrt, vectors_by_output):
 def _locate(wrt, flat_index):
     for i, t in enumerate(wrt):
         if flat_index < t.size:
-            idx = tuple(int(j) for j in backend.array_module(t.data).unravel_index(flat_index, t.shape))
+            idx = tuple(int(j) for j in backend.array_module(t.array).unravel_index(flat_index, t.shape))
             return i, idx
         flat_index -= t.size
     raise IndexError(flat_index)
@@ -109,17 +109,17 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, 
         for t in wrt:
             pieces.append(direction[start:start + t.size].reshape(t.shape))
             start += t.size
-        originals = [t.data.copy() for t in wrt]
+        originals = [t.array.copy() for t in wrt]
         try:
             for t, d in zip(wrt, pieces):
-                t.data[...] = t.data + eps * d
+                t.array[...] = t.array + eps * d
             plus = _flat_outputs(fn, inputs)
             for t, o, d in zip(wrt, originals, pieces):
-                t.data[...] = o - eps * d
+                t.array[...] = o - eps * d
             minus = _flat_outputs(fn, inputs)
         finally:
             for t, o in zip(wrt, originals):
-                t.data[...] = o
+                t.array[...] = o
         return (plus - minus) / (2 * eps)
 
     if n_in * n_out <= FULL_JACOBIAN_LIMIT:
@@ -178,7 +178,7 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
         ins, vs = args[:n], args[n:]
         pairs = [(o, v) for o, v in zip(_outputs(fn, ins), vs) if o.requires_grad]
         if not pairs:
-            return tuple(Tensor._make(backend.array_module(t.data).zeros(t.shape)) for t in wrt)
+            return tuple(Tensor._make(backend.array_module(t.array).zeros(t.shape)) for t in wrt)
         gs = grad([o for o, _ in pairs], [t for t in ins if isinstance(t, Tensor) and t.requires_grad],
                   [v for _, v in pairs], create_graph=True, allow_unused=True)
         return tuple(g for g in gs if g is not None)

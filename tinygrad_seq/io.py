@@ -105,7 +105,7 @@ class _Encoder:
         if isinstance(obj, float):
             return obj if math.isfinite(obj) else {"$float": repr(float(obj))}
         if isinstance(obj, Tensor):
-            return self._tensor(obj.data, obj.requires_grad, where)
+            return self._tensor(obj.array, obj.requires_grad, where)
         if isinstance(obj, backend.numpy_scalar):
             return self.encode(obj.item(), where)
         if backend.is_array(obj):

@@ -89,7 +89,7 @@ def _entries(tensors):
             raise ValueError(f"ts.save_safetensors: {METADATA_KEY!r} is reserved for the "
                              "metadata (pass metadata=...), it cannot name a tensor")
         if isinstance(value, Tensor):
-            array = value.data
+            array = value.array
         elif backend.is_array(value):
             array = backend.as_ndarray(value) if isinstance(value, backend.numpy_scalar) \
                 else value

@@ -62,9 +62,9 @@ class RowSparseGrad:
 
     def __init__(self, indices, values, shape, coalesced=False):
         if isinstance(indices, Tensor):
-            indices = indices.data
+            indices = indices.array
         if isinstance(values, Tensor):
-            values = values.data
+            values = values.array
         shape = tuple(int(n) for n in shape)
         if indices.ndim != 1 or indices.dtype.kind not in "iu":
             raise DTypeError(f"RowSparseGrad: indices must be a 1-D integer array, got "
@@ -223,7 +223,7 @@ class RowSparseGrad:
                                                   other.values.astype(dtype, copy=False)]),
                                  self.shape)
         wrap = isinstance(other, Tensor)
-        array = other.data if wrap else other
+        array = other.array if wrap else other
         if not backend.is_array(array):
             return NotImplemented
         if tuple(array.shape) != self.shape:

@@ -52,7 +52,7 @@ def _operand(x, like, op):
         return x
     kind = type(x)
     if kind is float or kind is int or kind is bool:
-        dt = like.data.dtype
+        dt = like.array.dtype
         if not ((dt.kind == "f" and kind is not bool) or (dt.kind in "iu" and kind is int)
                 or (dt.kind == "b" and kind is bool)):
             dt = backend.result_type(dt, x)
@@ -133,7 +133,7 @@ def _untracked(fn_name, op):
         if other is None:
             return NotImplemented
         other = _operand(other, self, op)
-        return Tensor._make(getattr(self.data, fn_name)(other.data))
+        return Tensor._make(getattr(self.array, fn_name)(other.array))
     method.__name__ = fn_name
     return method
 
@@ -142,12 +142,12 @@ for _name in ("lt", "le", "gt", "ge", "eq", "ne", "and", "or", "xor", "floordiv"
     setattr(Tensor, f"__{_name}__", _untracked(f"__{_name}__", _name))
 for _name in ("and", "or", "xor", "floordiv", "mod"):
     setattr(Tensor, f"__r{_name}__", _untracked(f"__r{_name}__", _name))
-Tensor.__invert__ = lambda self: Tensor._make(~self.data)
+Tensor.__invert__ = lambda self: Tensor._make(~self.array)
 Tensor.__hash__ = lambda self: id(self)
 
 
 def _logical_not(self):
-    return Tensor._make(self.data == 0)
+    return Tensor._make(self.array == 0)
 
 
 Tensor.logical_not = _logical_not
@@ -260,8 +260,8 @@ def _arg(fn_name):
             normalize_axes(axis, self.ndim, fn_name)
         if self.size == 0:
             raise ShapeError(f"{fn_name}: empty tensor of shape {self.shape}")
-        out = getattr(self.data, fn_name)(axis=axis, keepdims=keepdims)
-        return Tensor._make(backend.array_module(self.data).asarray(out, dtype=backend.int64))
+        out = getattr(self.array, fn_name)(axis=axis, keepdims=keepdims)
+        return Tensor._make(backend.array_module(self.array).asarray(out, dtype=backend.int64))
     method.__name__ = fn_name
     return method
 
@@ -269,9 +269,9 @@ def _arg(fn_name):
 Tensor.argmax = _arg("argmax")
 Tensor.argmin = _arg("argmin")
 Tensor.any = lambda self, axis=None, keepdims=False: Tensor._make(
-    backend.array_module(self.data).asarray(self.data.any(axis=axis, keepdims=keepdims)))
+    backend.array_module(self.array).asarray(self.array.any(axis=axis, keepdims=keepdims)))
 Tensor.all = lambda self, axis=None, keepdims=False: Tensor._make(
-    backend.array_module(self.data).asarray(self.data.all(axis=axis, keepdims=keepdims)))
+    backend.array_module(self.array).asarray(self.array.all(axis=axis, keepdims=keepdims)))
 
 
 # ---------------------------------------------------------------- shapes
@@ -420,7 +420,7 @@ Tensor.chunk = _chunk
 
 def _index_part(i, device):
     if isinstance(i, Tensor):
-        i = i.data
+        i = i.array
     elif isinstance(i, list):
         i = backend.to_device(backend.host_array(i), device)
     if backend.is_array(i):
@@ -460,12 +460,12 @@ def _write(self, array, op):
     if array.shape != self.shape:
         raise ShapeError(f"{op}: the in-place result has shape {array.shape}, but the "
                          f"tensor has shape {self.shape}")
-    mod = backend.array_module(self.data)
+    mod = backend.array_module(self.array)
     if not mod.can_cast(array.dtype, self.dtype, casting="same_kind"):
         raise DTypeError(f"{op}: result of dtype {array.dtype} cannot be stored in a "
                          f"{self.dtype} tensor in place")
     try:
-        self.data[...] = array
+        self.array[...] = array
     except ValueError as e:
         raise AutogradError(f"{op}: cannot write into this tensor ({e}); it is a broadcast "
                             "view: .clone() it first") from e
@@ -479,7 +479,7 @@ def _adopt(self, result):
 
 def _old_value(self):
     """A tensor holding self's value before an in-place op, with self's history."""
-    old = Tensor._make(self.data.copy(), self._ctx, self._index)
+    old = Tensor._make(self.array.copy(), self._ctx, self._index)
     old.requires_grad = self.requires_grad
     return old
 
@@ -492,13 +492,13 @@ def _inplace(fn, op, array_op=None):
         _check_inplace(self, op)
         if _tracks(self, *args):
             result = fn(_old_value(self), *args, **kwargs)
-            _write(self, result.data, op)
+            _write(self, result.array, op)
             _adopt(self, result)
         elif array_op is not None:
             other = _operand(args[0], self, op)
             _writable(self)
             try:
-                array_op(self.data, other.data)
+                array_op(self.array, other.array)
             except TypeError as e:
                 raise DTypeError(f"{op}: cannot store the result ({e})") from e
             except ValueError as e:
@@ -508,7 +508,7 @@ def _inplace(fn, op, array_op=None):
         else:
             with no_grad():
                 result = fn(self, *args, **kwargs)
-            _write(self, result.data, op)
+            _write(self, result.array, op)
         return self
     method.__name__ = op
     return method
@@ -516,8 +516,8 @@ def _inplace(fn, op, array_op=None):
 
 def _writable(self):
     """0-d results can be NumPy scalars (immutable): make them arrays before writing."""
-    if not hasattr(self.data, "flags"):
-        self.data = backend.as_ndarray(self.data)
+    if not hasattr(self.array, "flags"):
+        self.array = backend.as_ndarray(self.array)
 
 
 Tensor.__iadd__ = Tensor.add_ = _inplace(Tensor.__add__, "add_", operator.iadd)
@@ -533,11 +533,11 @@ def _setitem(self, index, value):
     value = _operand(value, self, "setitem")
     if _tracks(self, value):
         result = SetItem.apply(_old_value(self), value, index=index)
-        _write(self, result.data, "setitem")
+        _write(self, result.array, "setitem")
         _adopt(self, result)
     else:
         try:
-            self.data[index] = value.data
+            self.array[index] = value.array
         except (ValueError, IndexError) as e:
             raise ShapeError(f"setitem: cannot assign a value of shape {value.shape} to index "
                              f"{index!r} of a tensor of shape {self.shape}: {e}") from e
@@ -550,17 +550,17 @@ Tensor.__setitem__ = _setitem
 
 def _fill(self, value):
     _check_inplace(self, "fill_")
-    self.data[...] = value
+    self.array[...] = value
     self._version[0] += 1
     return self
 
 
 def _copy(self, src):
     src = _operand(src, self, "copy_")
-    mod = backend.array_module(self.data)
-    _write_broadcast = mod.broadcast_to(src.data, self.shape) if src.shape != self.shape else src.data
+    mod = backend.array_module(self.array)
+    _write_broadcast = mod.broadcast_to(src.array, self.shape) if src.shape != self.shape else src.array
     _check_inplace(self, "copy_")
-    self.data[...] = _write_broadcast
+    self.array[...] = _write_broadcast
     self._version[0] += 1
     return self
 
@@ -613,7 +613,7 @@ def _gather(self, axis, index):
     """out[i][j][k] = self[index[i][j][k]][j][k] for axis 0 (and likewise for others):
     PyTorch's gather, as advanced indexing with open grids on the other axes."""
     axis = normalize_axes(axis, self.ndim, "gather")[0]
-    index = index.data if isinstance(index, Tensor) else index
+    index = index.array if isinstance(index, Tensor) else index
     if index.ndim != self.ndim:
         raise ShapeError(f"gather: index has {index.ndim} dims, the tensor {self.ndim}")
     mod = backend.array_module(index)
@@ -652,7 +652,7 @@ def _to(self, *args, dtype=None, device=None, copy=False):
     if dtype == self.dtype and device == self.device and not copy:
         return self
     if self.requires_grad and dtype.kind != "f":
-        return Tensor._make(backend.to_device(self.data, device).astype(dtype))
+        return Tensor._make(backend.to_device(self.array, device).astype(dtype))
     return Cast.apply(self, dtype=dtype, device=device)
 
 
@@ -675,7 +675,7 @@ def float_tensor(x, op):
     booleans refused with a DTypeError naming `op`."""
     if x.dtype.kind == "f":
         return x
-    backend.float_array(x.data, op)  # raises for bool
+    backend.float_array(x.array, op)  # raises for bool
     return _to(x, backend.get_default_dtype())
 
 
@@ -688,7 +688,7 @@ def where(condition, input, other):
     ref = next((t for t in tensors if t.ndim), tensors[0] if tensors else None)
     if ref is None:
         ref = Tensor._make(as_array(input))
-    cond = condition.data if isinstance(condition, Tensor) else as_array(condition, device=ref.device)
+    cond = condition.array if isinstance(condition, Tensor) else as_array(condition, device=ref.device)
     cond = backend.follow_device(cond, ref.device, "where", "the condition")
     a, b = _operand(input, ref, "where"), _operand(other, ref, "where")
     return Where.apply(a, b, cond=cond)

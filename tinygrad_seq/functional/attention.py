@@ -42,8 +42,8 @@ def mask_to_bias(mask, allowed, dtype, op, name="attn_mask", ref=None):
     m = _tensor(mask, op, name, ref)
     kind = m.dtype.kind
     if kind == "b":
-        mod = backend.array_module(m.data)
-        keep = m.data if allowed else ~m.data
+        mod = backend.array_module(m.array)
+        keep = m.array if allowed else ~m.array
         return Tensor._make(mod.where(keep, dtype.type(0), dtype.type(NEG_INF)))
     if kind != "f":
         raise DTypeError(f"{op}: {name} must be a bool or float tensor, got {m.dtype}")
@@ -72,8 +72,8 @@ def dead_rows(bias):
     (-inf), or None when there is no such row (the common case)."""
     if bias is None or bias.shape[-1] == 0:
         return None
-    mod = backend.array_module(bias.data)
-    dead = mod.isneginf(bias.data).all(axis=-1, keepdims=True)
+    mod = backend.array_module(bias.array)
+    dead = mod.isneginf(bias.array).all(axis=-1, keepdims=True)
     return dead if bool(dead.any()) else None
 
 

@@ -12,7 +12,7 @@ from ..tensor import _pick, float_tensor, tensor_arg
 def _index_array(indices, device, op):
     """The backend array of integer indices given as a Tensor, an array, a list or an int."""
     if isinstance(indices, Tensor):
-        array = indices.data
+        array = indices.array
     elif backend.is_array(indices):
         array = indices
     else:
@@ -90,7 +90,7 @@ def embedding_renorm_(weight, indices, max_norm, norm_type):
     the weight's dtype). The weight's version counter goes up whether or not a row
     changed (as PyTorch's), so a node that saved the weight's value for its backward
     raises there; Embedding itself does not read the weight in backward."""
-    data = weight.data
+    data = weight.array
     if data.dtype.kind != "f":
         raise DTypeError(f"embedding: max_norm needs a floating-point weight, got {data.dtype}")
     if not backend.writeable(data):
@@ -196,6 +196,6 @@ def _clamped_norm(x, axis, eps):
     """||x|| along axis (kept), with the value clamped at eps outside the graph."""
     tiny = float(backend.xp("cpu").finfo(x.dtype).tiny)     # keeps sqrt's gradient finite at 0
     norm = (x * x).sum(axis=axis, keepdims=True).clip(min=tiny).sqrt()
-    mod = backend.array_module(norm.data)
-    lift = Tensor._make(mod.maximum(norm.data, eps).astype(norm.dtype) - norm.data)
+    mod = backend.array_module(norm.array)
+    lift = Tensor._make(mod.maximum(norm.array, eps).astype(norm.dtype) - norm.array)
     return norm + lift

@@ -130,8 +130,8 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     _check_reduction(reduction, op)
     input, target = _binary_operands(input, target, op)
     if input.size:
-        mod = backend.array_module(input.data)
-        lo, hi = float(mod.min(input.data)), float(mod.max(input.data))
+        mod = backend.array_module(input.array)
+        lo, hi = float(mod.min(input.array)), float(mod.max(input.array))
         if not (0.0 <= lo and hi <= 1.0):
             raise ValueError(f"{op}: all elements of input must be probabilities in [0, 1], got "
                              f"values from {lo} to {hi} (use binary_cross_entropy_with_logits "
@@ -149,7 +149,7 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
 
 def _softplus(x):
     """log(1 + exp(x)) = logsumexp(0, x): stable for any x, smooth (derivative sigmoid(x))."""
-    zeros = _constant(backend.array_module(x.data).zeros(x.shape, dtype=x.dtype))
+    zeros = _constant(backend.array_module(x.array).zeros(x.shape, dtype=x.dtype))
     return stack([zeros, x]).logsumexp(axis=0)
 
 
@@ -182,7 +182,7 @@ def _class_axis(input, op):
 def _class_weight(weight, input, n_classes, op):
     if weight is None:
         return None
-    w = _tensor_like(weight, input, op, "weight", input.dtype).data
+    w = _tensor_like(weight, input, op, "weight", input.dtype).array
     if tuple(w.shape) != (n_classes,):
         raise ShapeError(f"{op}: weight must have shape ({n_classes},) (one per class), got "
                          f"{tuple(w.shape)}")
@@ -191,7 +191,7 @@ def _class_weight(weight, input, n_classes, op):
 
 def _class_targets(target, input, axis, ignore_index, op):
     """(safe target array with ignored entries set to 0, boolean mask of kept entries)."""
-    t = _tensor_like(target, input, op, "target").data
+    t = _tensor_like(target, input, op, "target").array
     if t.dtype.kind not in "iu":
         raise DTypeError(f"{op}: class-index targets must be integers, got {t.dtype} (float "
                          "targets are class probabilities: cross_entropy only)")

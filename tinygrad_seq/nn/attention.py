@@ -50,8 +50,8 @@ class AdditiveAttention(Module):
             bias = mask_to_bias(mask, True, e.dtype, op, "mask", ref=e)
             if tuple(bias.shape) != (N, T):
                 raise ShapeError(f"{op}: mask must be (N={N}, T={T}), got {tuple(bias.shape)}")
-            mod = backend.array_module(bias.data)
-            dead = mod.isneginf(bias.data).all(axis=1, keepdims=True)
+            mod = backend.array_module(bias.array)
+            dead = mod.isneginf(bias.array).all(axis=1, keepdims=True)
             if bool(dead.any()):
                 bias = where(dead, 0.0, bias)
             else:

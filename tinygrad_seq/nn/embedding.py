@@ -39,7 +39,7 @@ class Embedding(Module):
                                     requires_grad=not _freeze)
             self.reset_parameters()
         else:
-            data = _weight.data if isinstance(_weight, Tensor) else _weight
+            data = _weight.array if isinstance(_weight, Tensor) else _weight
             if tuple(data.shape) != (self.num_embeddings, self.embedding_dim):
                 raise ShapeError(f"Embedding: _weight has shape {tuple(data.shape)}, expected "
                                  f"({self.num_embeddings}, {self.embedding_dim})")
@@ -52,7 +52,7 @@ class Embedding(Module):
     def _fill_padding_idx_with_zero(self):
         if self.padding_idx is not None:
             with no_grad():
-                self.weight.data[self.padding_idx] = 0
+                self.weight.array[self.padding_idx] = 0
                 self.weight._version[0] += 1
 
     def forward(self, input):
@@ -64,7 +64,7 @@ class Embedding(Module):
                         norm_type=2.0, scale_grad_by_freq=False, sparse=False):
         """An Embedding holding a copy of the 2-D `embeddings` (trainable unless
         ``freeze``); as in PyTorch, the padding row is not zeroed."""
-        data = embeddings.data if isinstance(embeddings, Tensor) else embeddings
+        data = embeddings.array if isinstance(embeddings, Tensor) else embeddings
         if data.ndim != 2:
             raise ShapeError(f"Embedding.from_pretrained: embeddings must be 2-D, got shape "
                              f"{tuple(data.shape)}")

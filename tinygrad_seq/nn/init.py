@@ -154,7 +154,7 @@ def orthogonal_(t, gain=1.0):
         return t
     rows = t.shape[0]
     cols = t.size // rows
-    mod = backend.array_module(t.data)
+    mod = backend.array_module(t.array)
     # drawn and factorised in float64 (a float32 QR loses orthogonality to ~1e-6 anyway)
     flat = backend.generator(t.device).standard_normal((rows, cols))
     if rows < cols:
@@ -163,6 +163,6 @@ def orthogonal_(t, gain=1.0):
     q = q * mod.sign(mod.diagonal(r))
     if rows < cols:
         q = q.T
-    t.data[...] = (gain * q).reshape(t.shape).astype(t.dtype)
+    t.array[...] = (gain * q).reshape(t.shape).astype(t.dtype)
     t._version[0] += 1
     return t

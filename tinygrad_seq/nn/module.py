@@ -23,7 +23,7 @@ class Parameter(Tensor):
     def __init__(self, data=None, requires_grad=True):
         if data is None:
             data = backend.xp(backend.default_device).zeros((0,), dtype=backend.get_default_dtype())
-        array = data.data if isinstance(data, Tensor) else as_array(data)
+        array = data.array if isinstance(data, Tensor) else as_array(data)
         self._init(array, None, 0)
         if requires_grad:
             self.requires_grad_(True)
@@ -272,7 +272,7 @@ class Module:
             updates.append((target, array))
         with no_grad():
             for target, array in updates:
-                target.data[...] = array
+                target.array[...] = array
                 target._version[0] += 1
         return IncompatibleKeys(missing, unexpected)
 
@@ -297,7 +297,7 @@ class Module:
                 p.grad = None
             else:
                 # a row-sparse gradient (Embedding(sparse=True)) becomes dense zeros
-                p.grad = Tensor._make(backend.array_module(p.data).zeros(p.shape, dtype=p.dtype))
+                p.grad = Tensor._make(backend.array_module(p.array).zeros(p.shape, dtype=p.dtype))
 
     def requires_grad_(self, requires_grad=True):
         for p in self.parameters():
@@ -334,13 +334,13 @@ class Module:
                 for t in store.values():
                     if t is None:
                         continue
-                    array = convert(t.data)
-                    if array is not t.data:
-                        t.data = array
+                    array = convert(t.array)
+                    if array is not t.array:
+                        t.array = array
                         t._version[0] += 1
                     if t.grad is not None:
-                        g = convert(t.grad.data)
-                        if g is not t.grad.data:
+                        g = convert(t.grad.array)
+                        if g is not t.grad.array:
                             t.grad = Tensor._make(g)
         return self
 

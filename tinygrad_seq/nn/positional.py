@@ -48,7 +48,7 @@ class PositionalEncoding(Module):
         if T > self.max_len:
             raise ShapeError(f"PositionalEncoding: sequence length {T} exceeds max_len "
                              f"{self.max_len}")
-        pe = self.pe.data[:T]
+        pe = self.pe.array[:T]
         if pe.dtype != x.dtype:
             pe = pe.astype(x.dtype)
         return self.dropout(x + pe)

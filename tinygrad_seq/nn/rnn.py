@@ -94,7 +94,7 @@ def _lengths_mask(lengths, T, N, device, name):
     if lengths is None:
         return None
     if isinstance(lengths, Tensor):
-        lengths = lengths.data
+        lengths = lengths.array
     host = backend.to_numpy(lengths) if backend.is_array(lengths) else backend.host_array(lengths)
     if host.ndim != 1 or host.shape[0] != N:
         raise ShapeError(f"{name}: lengths must be a 1-D sequence of {N} lengths (one per "

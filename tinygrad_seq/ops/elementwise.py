@@ -140,7 +140,7 @@ class Abs(Node):
         return abs(x)
 
     def backward(self, g):
-        x = self.inputs[0].data
+        x = self.inputs[0].array
         return (g * backend.array_module(x).sign(x),)
 
 

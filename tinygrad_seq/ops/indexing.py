@@ -87,7 +87,7 @@ class SetItem(Node):
         return out
 
     def backward(self, g):
-        mod = backend.array_module(g.data if isinstance(g, Tensor) else g)
+        mod = backend.array_module(g.array if isinstance(g, Tensor) else g)
         keep = mod.ones(g.shape, dtype=g.dtype)
         keep[self.index] = 0
         gx = g * keep if self.needs_input_grad[0] else None

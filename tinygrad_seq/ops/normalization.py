@@ -46,7 +46,7 @@ class LayerNorm(Node):
         dx = (gy - gy.mean(axis=axes, keepdims=True)
               - y * (gy * y).mean(axis=axes, keepdims=True)) * r
         # the second output's gradient: zeros (filled in by the engine) unless r was used
-        data = gr.data if isinstance(gr, Tensor) else gr
+        data = gr.array if isinstance(gr, Tensor) else gr
         if getattr(gr, "requires_grad", False) or bool(data.any()):
             dx = dx - gr * r * r * y * (1.0 / self.n)
         return (dx,)

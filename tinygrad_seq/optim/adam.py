@@ -56,17 +56,17 @@ class Adam(Optimizer):
                 continue
             check_sparse(p, g, type(self).__name__, "use optim.SparseAdam for row-sparse "
                          "gradients (nn.Embedding(sparse=True)), or sparse=False")
-            mod = backend.array_module(p.data)
+            mod = backend.array_module(p.array)
             state = _moments(self._state(p), p, amsgrad)
-            d = -g.data if maximize else g.data
-            state["step"].data += 1
-            step = float(state["step"].data)
+            d = -g.array if maximize else g.array
+            state["step"].array += 1
+            step = float(state["step"].array)
             if weight_decay != 0:
                 if decoupled:
-                    p.data *= 1 - lr * weight_decay
+                    p.array *= 1 - lr * weight_decay
                 else:
-                    d = d + weight_decay * p.data
-            m, v = state["exp_avg"].data, state["exp_avg_sq"].data
+                    d = d + weight_decay * p.array
+            m, v = state["exp_avg"].array, state["exp_avg_sq"].array
             weight = 1 - beta1                  # m.lerp_(d, weight), PyTorch's two branches
             if weight < 0.5:
                 m += weight * (d - m)
@@ -77,12 +77,12 @@ class Adam(Optimizer):
             bias_correction1 = 1 - beta1 ** step
             bias_correction2_sqrt = (1 - beta2 ** step) ** 0.5
             if amsgrad:
-                v_max = state["max_exp_avg_sq"].data
+                v_max = state["max_exp_avg_sq"].array
                 mod.maximum(v_max, v, out=v_max)
                 denom = mod.sqrt(v_max) / bias_correction2_sqrt + eps
             else:
                 denom = mod.sqrt(v) / bias_correction2_sqrt + eps
-            p.data += (-(lr / bias_correction1) * m) / denom
+            p.array += (-(lr / bias_correction1) * m) / denom
             for t in state.values():
                 t._version[0] += 1
             self._write(p)
@@ -141,15 +141,15 @@ class SparseAdam(Optimizer):
             if not getattr(g, "is_sparse", False):
                 raise RuntimeError(f"SparseAdam does not support dense gradients (a parameter of "
                                    f"shape {tuple(p.shape)}), please consider Adam instead")
-            mod = backend.array_module(p.data)
+            mod = backend.array_module(p.array)
             state = _moments(self._state(p), p)
-            state["step"].data += 1
-            step = float(state["step"].data)
+            state["step"].array += 1
+            step = float(state["step"].array)
             g = (-g if maximize else g).coalesce()
             if g.nnz == 0:
                 continue
             rows, values = g.indices, g.values
-            m, v = state["exp_avg"].data, state["exp_avg_sq"].data
+            m, v = state["exp_avg"].array, state["exp_avg_sq"].array
             old_m, old_v = m[rows], v[rows]
             m_update = (values - old_m) * (1 - beta1)
             m[rows] = old_m + m_update
@@ -157,7 +157,7 @@ class SparseAdam(Optimizer):
             v[rows] = old_v + v_update
             denom = mod.sqrt(v_update + old_v) + eps
             step_size = lr * math.sqrt(1 - beta2 ** step) / (1 - beta1 ** step)
-            p.data[rows] += -step_size * ((m_update + old_m) / denom)
+            p.array[rows] += -step_size * ((m_update + old_m) / denom)
             for t in state.values():
                 t._version[0] += 1
             self._write(p)
@@ -167,10 +167,10 @@ def _moments(state, p, amsgrad=False):
     """Adam's per-parameter state, created on first use: step, first and second moments
     (and their running maximum with amsgrad), as PyTorch names them."""
     if not state:
-        mod = backend.array_module(p.data)
+        mod = backend.array_module(p.array)
         state["step"] = Tensor._make(mod.zeros((), dtype=backend.float32))
-        state["exp_avg"] = Tensor._make(mod.zeros_like(p.data))
-        state["exp_avg_sq"] = Tensor._make(mod.zeros_like(p.data))
+        state["exp_avg"] = Tensor._make(mod.zeros_like(p.array))
+        state["exp_avg_sq"] = Tensor._make(mod.zeros_like(p.array))
         if amsgrad:
-            state["max_exp_avg_sq"] = Tensor._make(mod.zeros_like(p.data))
+            state["max_exp_avg_sq"] = Tensor._make(mod.zeros_like(p.array))
     return state

@@ -53,7 +53,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     norm_type = float(norm_type)
     norms = []
     for _, g in grads:
-        array = g.coalesce().values if getattr(g, "is_sparse", False) else g.data
+        array = g.coalesce().values if getattr(g, "is_sparse", False) else g.array
         norms.append(_vector_norm(array, norm_type))
     mod = backend.array_module(norms[0])
     dtype = backend.result_type(*[n.dtype for n in norms])
@@ -69,7 +69,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
             if getattr(g, "is_sparse", False):
                 g.mul_(coef.astype(g.dtype))
             else:
-                g.data *= coef.astype(g.dtype)
+                g.array *= coef.astype(g.dtype)
                 g._version[0] += 1
     return Tensor._make(mod.asarray(total))
 
@@ -86,6 +86,6 @@ def clip_grad_value_(parameters, clip_value, foreach=None):
             mod.clip(g.values, -clip_value, clip_value, out=g.values)
             p.grad = g
         else:
-            mod = backend.array_module(g.data)
-            mod.clip(g.data, -clip_value, clip_value, out=g.data)
+            mod = backend.array_module(g.array)
+            mod.clip(g.array, -clip_value, clip_value, out=g.array)
             g._version[0] += 1

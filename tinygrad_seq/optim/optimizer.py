@@ -10,7 +10,7 @@ PyTorch's structure, so that habits and checkpoints carry over:
   [indices]}]}`` with the parameters numbered in the order of the groups, and
   ``load_state_dict`` maps those numbers back onto this optimizer's parameters.
 
-Updates run on the arrays in place (``p.data``), outside the graph, and bump each
+Updates run on the arrays in place (``p.array``), outside the graph, and bump each
 parameter's version counter so that a graph that saved the old value notices.
 """
 from .. import backend
@@ -101,7 +101,7 @@ class Optimizer:
                 elif getattr(g, "is_sparse", False):
                     g.zero_()
                 else:
-                    g.data[...] = 0
+                    g.array[...] = 0
                     g._version[0] += 1
 
     def step(self, closure=None):
@@ -128,7 +128,7 @@ class Optimizer:
 
     @staticmethod
     def _write(p):
-        """After changing p.data in place: bump the version counter."""
+        """After changing p.array in place: bump the version counter."""
         p._version[0] += 1
 
     # ---- checkpoints
@@ -188,7 +188,7 @@ class Optimizer:
             return value
         if not (isinstance(value, Tensor) or backend.is_array(value)):
             return value
-        array = value.data if isinstance(value, Tensor) else value
+        array = value.array if isinstance(value, Tensor) else value
         dtype = array.dtype if (name == "step" or not backend.is_float(array.dtype)) else p.dtype
         array = as_array(array, dtype=dtype, device=p.device, copy=True)
         if name != "step" and array.ndim and tuple(array.shape) != tuple(p.shape):
@@ -206,4 +206,4 @@ def check_sparse(p, g, optimizer, hint):
 
 def dense_grad(g):
     """The gradient's array (a row-sparse one made dense)."""
-    return g.dense_array() if getattr(g, "is_sparse", False) else g.data
+    return g.dense_array() if getattr(g, "is_sparse", False) else g.array

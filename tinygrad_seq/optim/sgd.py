@@ -45,24 +45,24 @@ class SGD(Optimizer):
             if g is None:
                 continue
             if getattr(g, "is_sparse", False) and momentum == 0 and weight_decay == 0:
-                g.add_to_(p.data, alpha=lr if maximize else -lr)   # the touched rows only
+                g.add_to_(p.array, alpha=lr if maximize else -lr)   # the touched rows only
                 self._write(p)
                 continue
             d = dense_grad(g)
             if maximize:
                 d = -d
             if weight_decay != 0:
-                d = d + weight_decay * p.data
+                d = d + weight_decay * p.array
             if momentum != 0:
                 state = self._state(p)
                 buf = state.get("momentum_buffer")
                 if buf is None:
                     buf = state["momentum_buffer"] = Tensor._make(d.copy())
                 else:
-                    b = buf.data
+                    b = buf.array
                     b *= momentum
                     b += (1 - dampening) * d
                     buf._version[0] += 1
-                d = d + momentum * buf.data if nesterov else buf.data
-            p.data -= lr * d
+                d = d + momentum * buf.array if nesterov else buf.array
+            p.array -= lr * d
             self._write(p)

@@ -147,8 +147,8 @@ class Word2Vec:
         save({"format": "tinygrad_seq.word2vec", "version": 1,
               "settings": {k: getattr(self, k) for k in self._SAVED},
               "index_to_key": list(self.vocab.index_to_key), "counts": self.vocab.counts,
-              "total_words": self.vocab.total_words, "syn0": self.syn0.weight.data,
-              "syn1neg": self.syn1neg.weight.data, "train_count": self.train_count,
+              "total_words": self.vocab.total_words, "syn0": self.syn0.weight.array,
+              "syn1neg": self.syn1neg.weight.array, "train_count": self.train_count,
               "rng": self._rng.bit_generator.state}, path)
 
     @classmethod
@@ -170,7 +170,7 @@ class Word2Vec:
         return model
 
     def _sync_wv(self):
-        vectors = backend.to_numpy(self.syn0.weight.data[:len(self.vocab)])
+        vectors = backend.to_numpy(self.syn0.weight.array[:len(self.vocab)])
         self.wv = KeyedVectors(vectors, list(self.vocab.index_to_key),
                                counts=self.vocab.counts)
 
@@ -278,7 +278,7 @@ class Word2Vec:
     def _step_fast(self, inputs, targets, lr):
         """step_fast's work; returns the loss as a backend scalar."""
         w0, w1 = self.syn0.weight, self.syn1neg.weight
-        W0, W1 = w0.data, w1.data
+        W0, W1 = w0.array, w1.array
         xp = backend.array_module(W0)
         dev, pad, D, dt = self.device, len(self.vocab), W0.shape[1], W0.dtype
         inputs = backend.to_device(self._as_inputs(inputs), dev)
