@@ -11,7 +11,7 @@ import weakref
 
 import numpy as np
 import pytest
-import torch
+from torch_ref import needs_torch, torch
 
 import tinygrad_seq as ts
 
@@ -51,6 +51,7 @@ def test_backward_through_a_10000_op_chain_with_a_low_recursion_limit():
     assert x.grad.item() == pytest.approx(1.0001 ** 10_000, rel=1e-9)
 
 
+@needs_torch
 def test_3000_step_unrolled_rnn_matches_torch_with_a_low_recursion_limit():
     rng = np.random.default_rng(0)
     steps, n_in, n_hidden = 3000, 3, 8
@@ -88,6 +89,7 @@ def test_diamond_adds_the_gradients_of_both_uses():
     np.testing.assert_allclose(x.grad.numpy(), 2 * x.numpy() + 1)
 
 
+@needs_torch
 def test_gradients_of_a_small_dag_match_torch():
     values = np.array([0.3, -0.7, 1.2])
 
@@ -344,6 +346,7 @@ def test_hessian_vector_product_matches_closed_form():
     np.testing.assert_allclose(hv.numpy(), hessian @ v.numpy(), rtol=1e-12)
 
 
+@needs_torch
 def test_hessian_vector_product_of_a_tanh_layer_matches_torch():
     rng = np.random.default_rng(1)
     W0, x0, v0 = rng.standard_normal((4, 3)), rng.standard_normal(3), rng.standard_normal(3)

@@ -100,3 +100,8 @@ def test_word_vectors_quick(tmp_path):
     assert "success criterion (held-out analogies >= 90%, neutralized to 1e-10, equalized to " \
            "1e-12): MET" in out
     assert "man : woman :: king : ?  ->  queen" in out
+
+
+def test_quickstart_quick(tmp_path):
+    out = run_example("quickstart.py", "--quick", tmp_path=tmp_path)
+    assert "success criterion (held-out mse < 0.001): MET" in out

@@ -5,7 +5,7 @@ in-place ops on non-leaves that nothing saved give the same gradients as the
 out-of-place formula."""
 import numpy as np
 import pytest
-import torch
+from torch_ref import needs_torch, torch
 
 import tinygrad_seq as ts
 
@@ -173,6 +173,7 @@ def _used_then_assigned(x, v):
     return s + (z * z).sum()
 
 
+@needs_torch
 @pytest.mark.parametrize("program", [_used_then_scaled_in_place, _used_then_assigned])
 def test_in_place_after_an_op_that_did_not_save_it_matches_torch(program):
     x, v = ts.tensor([1.0, 2.0], requires_grad=True), ts.tensor(5.0, requires_grad=True)
@@ -186,6 +187,7 @@ def test_in_place_after_an_op_that_did_not_save_it_matches_torch(program):
         np.testing.assert_allclose(v.grad.numpy(), vt.grad.numpy())
 
 
+@needs_torch
 @pytest.mark.parametrize("index", [0, slice(1, 3), (np.array([2, 0]),)],
                          ids=["int", "slice", "int-array"])
 def test_setitem_with_a_value_requiring_grad_matches_torch(index):
@@ -215,6 +217,7 @@ def test_setitem_of_a_value_requiring_grad_into_a_plain_tensor_tracks_it():
     assert v.grad.item() == pytest.approx(6.0)
 
 
+@needs_torch
 def test_clamp_in_place_on_a_non_leaf_matches_torch():
     x0 = [-2.0, -0.5, 0.5, 2.0]
     x = ts.tensor(x0, dtype=ts.float64, requires_grad=True)

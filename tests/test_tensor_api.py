@@ -6,7 +6,7 @@ Where PyTorch has the same name its semantics win, so several expectations are
 computed with torch."""
 import numpy as np
 import pytest
-import torch
+from torch_ref import needs_torch, torch
 
 import tinygrad_seq as ts
 import tinygrad_seq.functional as F
@@ -186,6 +186,7 @@ DIM_DEFAULT_CASES = {
 }
 
 
+@needs_torch
 @pytest.mark.parametrize("name", list(DIM_DEFAULT_CASES)
                          + ["F.softmax", "F.log_softmax"])
 def test_dim_alias_where_the_axis_has_a_default(name):
@@ -233,6 +234,7 @@ def test_transpose_permute_T_and_mT():
     np.testing.assert_array_equal(x.mT.numpy(), np.swapaxes(a, -1, -2))
 
 
+@needs_torch
 def test_permutation_gradients_match_torch():
     a = np.random.default_rng(0).standard_normal((2, 3, 4))
     w = np.random.default_rng(1).standard_normal((4, 3, 2))
@@ -323,6 +325,7 @@ def test_repr_shows_grad_fn_and_requires_grad():
 
 # ---------------------------------------------------------------- split, chunk, stack, cat, where
 
+@needs_torch
 @pytest.mark.parametrize("n, arg", [(10, 3), (10, [2, 8]), (7, 7), (6, 1), (5, [1, 1, 3])])
 def test_split_matches_torch(n, arg):
     ours = ts.arange(n).split(arg)
@@ -330,6 +333,7 @@ def test_split_matches_torch(n, arg):
     assert [p.tolist() for p in ours] == [p.tolist() for p in ref]
 
 
+@needs_torch
 @pytest.mark.parametrize("n, chunks", [(7, 3), (6, 4), (5, 3), (10, 4), (3, 5), (8, 1)])
 def test_chunk_matches_torch(n, chunks):
     ours = ts.arange(n).chunk(chunks)
