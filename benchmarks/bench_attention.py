@@ -55,7 +55,7 @@ def ts_runner(weights, x, R, H):
         m.zero_grad()
         (fwd() * Rt).sum().backward()
         sync()
-        return [params[n].grad.data for n in NAMES]
+        return [params[n].grad.array for n in NAMES]
     return fwd, step
 
 

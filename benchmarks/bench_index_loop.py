@@ -105,9 +105,9 @@ def main():
         if torch is not None:
             fns["PyTorch"] = pytorch(*problem, args.torch_device)
         grads = {k: fn() for k, fn in fns.items()}
-        ref = ts.backend.to_numpy(grads["tinygrad_seq"].data)
+        ref = ts.backend.to_numpy(grads["tinygrad_seq"].array)
         for k, g in grads.items():
-            got = g.detach().cpu().numpy() if k == "PyTorch" else ts.backend.to_numpy(g.data)
+            got = g.detach().cpu().numpy() if k == "PyTorch" else ts.backend.to_numpy(g.array)
             np.testing.assert_allclose(got, ref, rtol=2e-4, atol=1e-6, err_msg=k)
         syncs = {k: sync for k in fns if k != "PyTorch"}
         times = measure_many(fns, repeats=repeats, min_time=min_time, sync_fns=syncs)

@@ -60,7 +60,7 @@ def ts_runner(kind, weights, x, y, fused):
         out, _ = m(xt)
         ((out - yt) ** 2).mean().backward()
         sync()
-        return [params[n].grad.data for n in NAMES]
+        return [params[n].grad.array for n in NAMES]
     return step
 
 

@@ -107,7 +107,7 @@ def test_index_reads_of_a_table_also_used_sparse():
     w = nn.Parameter(ts.tensor(np.ones((5, 2))))
     y = F.embedding([1, 1, 3], w, sparse=True).sum() + w[1].sum() * 10 + w[4:].sum()
     y.backward()
-    np.testing.assert_array_equal(ts.backend.to_numpy(w.grad.to_dense().data)
+    np.testing.assert_array_equal(ts.backend.to_numpy(w.grad.to_dense().array)
                                   if getattr(w.grad, "is_sparse", False) else w.grad.numpy(),
                                   [[0, 0], [12, 12], [0, 0], [1, 1], [1, 1]])
 

@@ -203,7 +203,7 @@ def test_parameter_repr_and_requires_grad():
     assert repr(frozen).endswith("tensor([1., 1.])")
     t = ts.zeros(3)
     shared = nn.Parameter(t)                       # shares the array, as torch does
-    assert shared.data is t.data
+    assert shared.array is t.array
     assert nn.Parameter().shape == (0,)
     with pytest.raises(ts.DTypeError, match="requires_grad_"):
         nn.Parameter(ts.arange(3))                 # integers cannot require grad

@@ -225,8 +225,8 @@ def test_layer_gradcheck(name, fused):
     if name == "RNN_relu":                   # keep pre-activations off relu's kink
         with ts.no_grad():
             for p in m.parameters():
-                p.data[...] = np.abs(p.data) + 0.1
-        x.data[...] = np.abs(x.data) + 0.1
+                p.array[...] = np.abs(p.array) + 0.1
+        x.array[...] = np.abs(x.array) + 0.1
 
     def fn(x, h0, *params):
         out, h = m(x, (h0, hx[1]) if name == "LSTM" else h0, lengths=[3, 2])
@@ -244,8 +244,8 @@ def test_cell_gradgradcheck(name):
     if name == "RNN_relu":
         with ts.no_grad():
             for p in cell.parameters():
-                p.data[...] = np.abs(p.data) + 0.1
-        x.data[...] = np.abs(x.data) + 0.1
+                p.array[...] = np.abs(p.array) + 0.1
+        x.array[...] = np.abs(x.array) + 0.1
 
     def fn(x, h, *params):
         return cell(x, (h, h * 0.5) if name == "LSTM" else h)

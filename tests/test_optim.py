@@ -371,7 +371,7 @@ def test_state_dict_round_trip_mid_training_continues_the_same_trajectory():
             np.testing.assert_array_equal(p.numpy(), q.numpy())
         # the loaded state is a copy, not the saved dict's arrays
         key = next(iter(opt2.state[clone[0]]))
-        assert opt2.state[clone[0]][key].data is not saved["state"][0][key].data
+        assert opt2.state[clone[0]][key].array is not saved["state"][0][key].array
 
 
 @needs_torch

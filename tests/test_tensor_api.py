@@ -292,13 +292,13 @@ def test_manual_seed_makes_random_draws_reproducible():
 
 # ---------------------------------------------------------------- conversions
 
-def test_numpy_returns_a_copy_and_data_is_the_backend_array():
+def test_numpy_returns_a_copy_and_array_is_the_backend_array():
     x = ts.tensor([1.0, 2.0], device="cpu")
     host = x.numpy()
     host[0] = 99.0
     assert x.tolist() == [1.0, 2.0]
-    assert isinstance(x.data, np.ndarray)
-    x.data[1] = 5.0                      # .data is the array itself
+    assert isinstance(x.array, np.ndarray)
+    x.array[1] = 5.0                     # .array is the array itself
     assert x.tolist() == [1.0, 5.0]
 
 

@@ -36,7 +36,7 @@ def small_model(**kw):
 
 def on_device(array):
     """A host array as an array of the default device (the tables live there)."""
-    return ts.tensor(array).data
+    return ts.tensor(array).array
 
 
 def random_tables(m, seed, scale=1.0, syn0=True):

@@ -74,11 +74,24 @@ class Tensor:
     # ---- what it is
     @property
     def data(self):
-        return self.array
+        """The values as a new Tensor outside the graph, sharing this tensor's memory
+        (PyTorch's ``.data``). Unlike ``detach()`` it has its own version counter: a
+        change made through it is not seen by autograd (PyTorch's documented, unsafe
+        behaviour; prefer ``detach()`` or ``no_grad()``). ``x.array`` is the backend
+        array itself."""
+        return Tensor._make(self.array)
 
     @data.setter
     def data(self, value):
-        self.array = value
+        """``x.data = t`` makes x hold t's values (its array, shared; the shape may
+        change), outside the graph, as in PyTorch."""
+        if isinstance(value, Tensor):
+            self.array = value.array
+        elif backend.is_array(value):
+            self.array = backend.follow_device(value, self.device, "data", "the new data")
+        else:
+            raise TypeError(f"data: assigned value must be a Tensor (or an array), got "
+                            f"{type(value).__name__}")
 
     @property
     def shape(self):

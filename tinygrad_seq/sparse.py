@@ -92,6 +92,12 @@ class RowSparseGrad:
         return len(self.shape)
 
     @property
+    def data(self):
+        """The same gradient outside any graph (PyTorch's ``.data`` of a sparse
+        tensor): a RowSparseGrad sharing this one's index and value arrays."""
+        return RowSparseGrad(self.indices, self.values, self.shape, coalesced=self._coalesced)
+
+    @property
     def nnz(self):
         """Number of stored rows (repeats counted)."""
         return int(self.indices.shape[0])
