@@ -452,7 +452,7 @@ def test_matmul_forms(a_shape, b_shape, dtype):
     # sum(w * (a @ b)) is linear in a (and in b): its gradient entry i is the value at e_i
     for t, grad_of in ((ta, lambda e: np.sum(w * np.matmul(e, b))),
                        (tb, lambda e: np.sum(w * np.matmul(a, e)))):
-        basis = np.eye(t.size, dtype=dtype).reshape((t.size,) + t.shape)
+        basis = np.eye(t.numel(), dtype=dtype).reshape((t.numel(),) + t.shape)
         want_grad = np.array([grad_of(e) for e in basis]).reshape(t.shape)
         assert t.grad.dtype == dtype
         np.testing.assert_allclose(t.grad.numpy(), want_grad, **TOLERANCE[dtype])

@@ -7,6 +7,7 @@
 """
 from . import backend
 from .autograd import Tensor, grad
+from .size import Size
 from .function import Function, FunctionCtx
 from .modes import (detect_anomaly, enable_grad, is_anomaly_enabled, is_grad_enabled, no_grad,
                     set_detect_anomaly, set_grad_enabled)

@@ -22,6 +22,7 @@ from . import backend
 from .errors import AutogradError, DTypeError, ShapeError
 from .indexed_grad import IndexedGrad
 from .modes import _Mode, _state
+from .size import Size
 
 _numpy_scalar = backend.numpy_scalar
 
@@ -95,19 +96,29 @@ class Tensor:
 
     @property
     def shape(self):
-        return self.array.shape
+        """The sizes of the dimensions, a ``ts.Size`` (a tuple)."""
+        return Size(self.array.shape)
 
     @property
     def ndim(self):
         return self.array.ndim
 
-    @property
-    def size(self):
-        """Number of elements (NumPy's meaning; ``numel()`` is PyTorch's name)."""
-        return self.array.size
+    def dim(self):
+        """The number of dimensions (``ndim``)."""
+        return self.array.ndim
+
+    def size(self, dim=None):
+        """The shape as a ``ts.Size``, or the size of dimension `dim` (PyTorch's
+        meaning; the element count is ``numel()``)."""
+        if dim is None:
+            return Size(self.array.shape)
+        return self.array.shape[_dim_index(dim, self.array.ndim, "size")]
 
     def numel(self):
+        """The number of elements."""
         return self.array.size
+
+    nelement = numel
 
     @property
     def dtype(self):
@@ -244,6 +255,18 @@ class Tensor:
         if self.dtype not in (backend.float32, backend.int64, backend.bool_):
             extra = f", dtype={self.dtype}" + extra
         return f"tensor({body}{extra})"
+
+
+def _dim_index(dim, ndim, op):
+    """A dimension number in range(ndim) (negative counts from the end), or PyTorch's
+    IndexError naming the valid range."""
+    if not isinstance(dim, int) or isinstance(dim, bool):
+        raise TypeError(f"{op}: dim must be an int, got {type(dim).__name__}")
+    low, high = (-ndim, ndim - 1) if ndim else (-1, 0)
+    if not low <= dim <= high:
+        raise IndexError(f"{op}: dimension out of range (expected to be in range of "
+                         f"[{low}, {high}], but got {dim})")
+    return dim % ndim if ndim else 0
 
 
 class _HookHandle:

@@ -54,14 +54,14 @@ def _vjp(fn, inputs, wrt, vectors_by_output):
     outs = _outputs(fn, inputs)
     rows = []
     tracked = [(o, i) for i, o in enumerate(outs) if o.requires_grad]
-    sizes = [o.size for o in outs]
+    sizes = [o.numel() for o in outs]
     starts = [sum(sizes[:i]) for i in range(len(sizes))]
-    n_in = sum(t.size for t in wrt)
+    n_in = sum(t.numel() for t in wrt)
     for v in vectors_by_output:
         if not tracked:
             rows.append(backend.array_module(v).zeros(n_in))
             continue
-        gos = [Tensor._make(v[starts[i]:starts[i] + o.size].reshape(o.shape).astype(o.dtype))
+        gos = [Tensor._make(v[starts[i]:starts[i] + o.numel()].reshape(o.shape).astype(o.dtype))
                for o, i in tracked]
         gs = grad([o for o, _ in tracked], wrt, gos, retain_graph=True, allow_unused=True)
         parts = [(g.array if g is not None else backend.array_module(t.array).zeros(t.shape))
@@ -72,10 +72,10 @@ def _vjp(fn, inputs, wrt, vectors_by_output):
 
 def _locate(wrt, flat_index):
     for i, t in enumerate(wrt):
-        if flat_index < t.size:
+        if flat_index < t.numel():
             idx = tuple(int(j) for j in backend.array_module(t.array).unravel_index(flat_index, t.shape))
             return i, idx
-        flat_index -= t.size
+        flat_index -= t.numel()
     raise IndexError(flat_index)
 
 
@@ -101,14 +101,14 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, 
     if y0 is None:
         return _fail("gradcheck: fn returned no float output", raise_exception)
     mod = backend.array_module(y0)
-    n_in, n_out = sum(t.size for t in wrt), y0.size
+    n_in, n_out = sum(t.numel() for t in wrt), y0.size
 
     def numeric_directional(direction):
         """(f(x + eps d) - f(x - eps d)) / (2 eps) for a flat direction d over `wrt`."""
         pieces, start = [], 0
         for t in wrt:
-            pieces.append(direction[start:start + t.size].reshape(t.shape))
-            start += t.size
+            pieces.append(direction[start:start + t.numel()].reshape(t.shape))
+            start += t.numel()
         originals = [t.array.copy() for t in wrt]
         try:
             for t, d in zip(wrt, pieces):

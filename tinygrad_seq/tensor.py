@@ -258,7 +258,7 @@ def _arg(fn_name):
         keepdims = bool(_pick(keepdims, keepdim, "keepdims", "keepdim", False))
         if axis is not None:
             normalize_axes(axis, self.ndim, fn_name)
-        if self.size == 0:
+        if self.numel() == 0:
             raise ShapeError(f"{fn_name}: empty tensor of shape {self.shape}")
         out = getattr(self.array, fn_name)(axis=axis, keepdims=keepdims)
         return Tensor._make(backend.array_module(self.array).asarray(out, dtype=backend.int64))

@@ -129,7 +129,7 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     op = "binary_cross_entropy"
     _check_reduction(reduction, op)
     input, target = _binary_operands(input, target, op)
-    if input.size:
+    if input.numel():
         mod = backend.array_module(input.array)
         lo, hi = float(mod.min(input.array)), float(mod.max(input.array))
         if not (0.0 <= lo and hi <= 1.0):

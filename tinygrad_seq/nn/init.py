@@ -96,7 +96,7 @@ def xavier_uniform_(t, gain=1.0):
     """U(-a, a) with a = gain * sqrt(6 / (fan_in + fan_out)) (Glorot & Bengio, 2010)."""
     _check(t, "xavier_uniform_")
     fan_in, fan_out = _fans(t, "xavier_uniform_")
-    if t.size == 0:
+    if t.numel() == 0:
         return t
     a = gain * math.sqrt(6.0 / (fan_in + fan_out))
     return t.uniform_(-a, a)
@@ -107,7 +107,7 @@ def xavier_normal_(t, gain=1.0):
     """N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
     _check(t, "xavier_normal_")
     fan_in, fan_out = _fans(t, "xavier_normal_")
-    if t.size == 0:
+    if t.numel() == 0:
         return t
     return t.normal_(0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
 
@@ -125,7 +125,7 @@ def kaiming_uniform_(t, a=0.0, mode="fan_in", nonlinearity="leaky_relu"):
     """U(-b, b) with b = gain * sqrt(3 / fan) (He et al., 2015); `a` is the negative
     slope of leaky_relu. A tensor without elements is left alone (PyTorch warns)."""
     _check(t, "kaiming_uniform_")
-    if t.size == 0:
+    if t.numel() == 0:
         _fans(t, "kaiming_uniform_")
         return t
     bound = math.sqrt(3.0) * _kaiming_std(t, a, mode, nonlinearity, "kaiming_uniform_")
@@ -136,7 +136,7 @@ def kaiming_uniform_(t, a=0.0, mode="fan_in", nonlinearity="leaky_relu"):
 def kaiming_normal_(t, a=0.0, mode="fan_in", nonlinearity="leaky_relu"):
     """N(0, std^2) with std = gain / sqrt(fan)."""
     _check(t, "kaiming_normal_")
-    if t.size == 0:
+    if t.numel() == 0:
         _fans(t, "kaiming_normal_")
         return t
     return t.normal_(0.0, _kaiming_std(t, a, mode, nonlinearity, "kaiming_normal_"))
@@ -150,10 +150,10 @@ def orthogonal_(t, gain=1.0):
     _check(t, "orthogonal_")
     if t.ndim < 2:
         raise ShapeError(f"orthogonal_: needs at least 2 dims, got shape {tuple(t.shape)}")
-    if t.size == 0:
+    if t.numel() == 0:
         return t
     rows = t.shape[0]
-    cols = t.size // rows
+    cols = t.numel() // rows
     mod = backend.array_module(t.array)
     # drawn and factorised in float64 (a float32 QR loses orthogonality to ~1e-6 anyway)
     flat = backend.generator(t.device).standard_normal((rows, cols))

@@ -210,7 +210,7 @@ class Module:
 
     def num_parameters(self, trainable_only=False):
         """Total number of elements in the parameters (each shared one counted once)."""
-        return sum(p.size for p in self.parameters() if p.requires_grad or not trainable_only)
+        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
 
     # ---- state
     def _state_items(self):
