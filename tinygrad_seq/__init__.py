@@ -16,7 +16,7 @@ from .backend import (bool_, float16, float32, float64, get_default_dtype, int32
 from .creation import (arange, as_tensor, empty, eye, full, full_like, linspace, manual_seed,
                        ones, ones_like, rand, rand_like, randint, randn, randn_like, tensor,
                        zeros, zeros_like)
-from .errors import (AutogradError, DeviceError, DTypeError, GradcheckError,
+from .errors import (AutogradError, DeviceError, DimensionError, DTypeError, GradcheckError,
                      SerializationError, ShapeError, TinygradSeqError)
 from .gradcheck import gradcheck, gradgradcheck
 from .tensor import cat, stack, where
@@ -30,12 +30,33 @@ bool = bool_  # noqa: A001  ts.bool as in PyTorch
 concat = cat
 
 
-def maximum(a, b):
-    return a.maximum(b) if isinstance(a, Tensor) else b.maximum(a)
+def maximum(input, other):
+    """The elementwise maximum (ties share the gradient)."""
+    return input.maximum(other) if isinstance(input, Tensor) else other.maximum(input)
 
 
-def minimum(a, b):
-    return a.minimum(b) if isinstance(a, Tensor) else b.minimum(a)
+def minimum(input, other):
+    """The elementwise minimum (ties share the gradient)."""
+    return input.minimum(other) if isinstance(input, Tensor) else other.minimum(input)
+
+
+def max(input, dim=None, keepdim=False, *, axis=None):  # noqa: A001  torch.max
+    """``ts.max(x)`` the largest value; ``ts.max(x, dim)`` the named tuple ``(values,
+    indices)``; ``ts.max(a, b)`` the elementwise maximum (as torch.max)."""
+    return input.max(dim, keepdim, axis=axis)
+
+
+def min(input, dim=None, keepdim=False, *, axis=None):  # noqa: A001  torch.min
+    """``ts.min(x)``, ``ts.min(x, dim)`` -> ``(values, indices)``, ``ts.min(a, b)``."""
+    return input.min(dim, keepdim, axis=axis)
+
+
+def amax(input, dim=None, keepdim=False, *, axis=None):
+    return input.amax(axis, keepdim, dim=dim)
+
+
+def amin(input, dim=None, keepdim=False, *, axis=None):
+    return input.amin(axis, keepdim, dim=dim)
 
 
 def matmul(a, b):

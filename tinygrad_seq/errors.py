@@ -10,6 +10,11 @@ class ShapeError(TinygradSeqError, ValueError):
     """Shapes that cannot work together: the message names the op and the shapes."""
 
 
+class DimensionError(ShapeError, IndexError):
+    """A dimension (axis) out of range for the tensor: a ShapeError, and an IndexError
+    as PyTorch raises for it."""
+
+
 class DTypeError(TinygradSeqError, TypeError):
     """A dtype an op cannot take (a float op on a bool tensor, float indices, ...)."""
 

@@ -7,11 +7,12 @@ Conventions (DESIGN.md): ``axis=`` everywhere, ``dim=`` accepted as an alias;
 (NumPy's weak-scalar promotion); arrays and Tensors promote as NumPy does.
 """
 import operator
+from collections import namedtuple
 
 from . import backend
 from .autograd import AutogradError, Tensor, as_array
 from .modes import _state, no_grad
-from .errors import DeviceError, DTypeError, ShapeError
+from .errors import DeviceError, DimensionError, DTypeError, ShapeError
 from .ops.elementwise import (Abs, Add, Clip, Div, Exp, Log, Maximum, Minimum, Mul, Neg, Pow,
                               PowScalar, Relu, Sigmoid, Sqrt, Sub, Tanh, Where)
 from .ops.indexing import GetItem, SetItem
@@ -214,9 +215,48 @@ def _reduction(cls, name):
 
 
 Tensor.sum = _reduction(Sum, "sum")
-Tensor.max = _reduction(Max, "max")
-Tensor.min = _reduction(Min, "min")
-Tensor.amax, Tensor.amin = Tensor.max, Tensor.min
+Tensor.amax = _reduction(Max, "amax")
+Tensor.amin = _reduction(Min, "amin")
+Tensor.amax.__doc__ = Max.__doc__
+Tensor.amin.__doc__ = Min.__doc__
+
+# what max(dim) / min(dim) return, as torch.return_types.max / .min
+MaxResult = namedtuple("max", ["values", "indices"])
+MinResult = namedtuple("min", ["values", "indices"])
+
+
+def _extremum(cls, name, result_type):
+    """PyTorch's max/min: ``x.max()`` the single value (ties share the gradient, as
+    ``amax``); ``x.max(dim, keepdim=False)`` the named tuple ``(values, indices)``,
+    indices of the first extremum along `dim`, the gradient going to those entries
+    only; ``x.max(other)`` the elementwise maximum."""
+    def method(self, dim=None, keepdim=None, *, axis=None, keepdims=None):
+        if isinstance(dim, Tensor) or backend.is_array(dim):
+            return (_maximum if name == "max" else _minimum)(self, dim)
+        dim = _pick(dim, axis, "dim", "axis")
+        keepdim = bool(_pick(keepdim, keepdims, "keepdim", "keepdims", False))
+        if dim is None:
+            return cls.apply(self, axis=None, keepdims=False)
+        if not isinstance(dim, int) or isinstance(dim, bool):
+            raise TypeError(f"{name}: dim must be one int, got {dim!r} (amax/amin reduce "
+                            "several dims)")
+        if self.ndim == 0:
+            normalize_axes(dim, 0, name)
+            index = backend.array_module(self.array).zeros((), dtype=backend.int64)
+            return result_type(self[...], Tensor._make(index))
+        axis = normalize_axes(dim, self.ndim, name)[0]
+        index = getattr(Tensor, "arg" + name)(self, axis, keepdims=True)
+        values = _gather(self, axis, index)
+        if not keepdim:
+            values, index = _squeeze(values, axis), _squeeze(index, axis)
+        return result_type(values, index)
+    method.__name__ = name
+    method.__doc__ = _extremum.__doc__
+    return method
+
+
+Tensor.max = _extremum(Max, "max", MaxResult)
+Tensor.min = _extremum(Min, "min", MinResult)
 Tensor.logsumexp = _reduction(LogSumExp, "logsumexp")
 
 
@@ -328,7 +368,7 @@ def _unsqueeze(self, axis=None, *, dim=None):
     if axis is None:
         raise TypeError("unsqueeze: missing axis")
     if not -self.ndim - 1 <= axis <= self.ndim:
-        raise ShapeError(f"unsqueeze: axis {axis} is out of range for a tensor with "
+        raise DimensionError(f"unsqueeze: dim {axis} is out of range for a tensor with "
                          f"{self.ndim} dims")
     axis = axis % (self.ndim + 1)
     return _reshape(self, self.shape[:axis] + (1,) + self.shape[axis:])
