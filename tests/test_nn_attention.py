@@ -16,6 +16,10 @@ import tinygrad_seq as ts
 import tinygrad_seq.functional as F
 from tinygrad_seq import nn
 
+
+def sdpa_with_weights(*args, **kwargs):
+    return F.scaled_dot_product_attention(*args, return_weights=True, **kwargs)
+
 pytestmark = pytest.mark.filterwarnings("ignore:Support for mismatched")   # torch's, on mixed masks
 RNG = np.random.default_rng(0)
 
@@ -47,7 +51,7 @@ def attention_np(q, k, v, bias=None, scale=None):
 
 def test_sdpa_is_the_notes_formula():
     q, k, v = randn(2, 3, 4, 5), randn(2, 3, 6, 5), randn(2, 3, 6, 7)
-    out, w = F.scaled_dot_product_attention(ts.tensor(q), ts.tensor(k), ts.tensor(v))
+    out, w = sdpa_with_weights(ts.tensor(q), ts.tensor(k), ts.tensor(v))
     want_out, want_w = attention_np(q, k, v)
     assert out.shape == (2, 3, 4, 7) and w.shape == (2, 3, 4, 6)
     np.testing.assert_allclose(out.numpy(), want_out, rtol=1e-12, atol=1e-12)
@@ -58,13 +62,13 @@ def test_sdpa_is_the_notes_formula():
 def test_sdpa_float32_leading_dims_broadcast_and_scale():
     q = randn(2, 1, 4, 5).astype(np.float32)      # batch dims broadcast as in matmul
     k, v = randn(3, 6, 5).astype(np.float32), randn(3, 6, 2).astype(np.float32)
-    out, w = F.scaled_dot_product_attention(ts.tensor(q), ts.tensor(k), ts.tensor(v), scale=0.3)
+    out, w = sdpa_with_weights(ts.tensor(q), ts.tensor(k), ts.tensor(v), scale=0.3)
     want_out, want_w = attention_np(q.astype(np.float64), k, v, scale=0.3)
     assert out.dtype == ts.float32 and out.shape == (2, 3, 4, 2)
     np.testing.assert_allclose(out.numpy(), want_out, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(w.numpy(), want_w, rtol=1e-5, atol=1e-6)
     # unbatched 2-D inputs
-    out2, _ = F.scaled_dot_product_attention(ts.tensor(q[0, 0]), ts.tensor(k[0]), ts.tensor(v[0]))
+    out2, _ = sdpa_with_weights(ts.tensor(q[0, 0]), ts.tensor(k[0]), ts.tensor(v[0]))
     np.testing.assert_allclose(out2.numpy(), attention_np(q[0, 0], k[0], v[0])[0], rtol=1e-5, atol=1e-6)
 
 
@@ -72,14 +76,14 @@ def test_sdpa_boolean_mask_true_means_allowed_and_float_mask_is_added():
     q, k, v = randn(2, 4, 3), randn(2, 5, 3), randn(2, 5, 3)
     allowed = RNG.random((2, 4, 5)) < 0.6
     allowed[:, :, 0] = True                          # no fully masked row here
-    out, w = F.scaled_dot_product_attention(ts.tensor(q), ts.tensor(k), ts.tensor(v),
+    out, w = sdpa_with_weights(ts.tensor(q), ts.tensor(k), ts.tensor(v),
                                             attn_mask=allowed)
     want_out, want_w = attention_np(q, k, v, np.where(allowed, 0.0, -np.inf))
     np.testing.assert_allclose(out.numpy(), want_out, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(w.numpy(), want_w, rtol=1e-12, atol=1e-12)
     assert (w.numpy()[~allowed] == 0).all()
     bias = randn(4, 5)                               # broadcast over the batch
-    out, w = F.scaled_dot_product_attention(ts.tensor(q), ts.tensor(k), ts.tensor(v),
+    out, w = sdpa_with_weights(ts.tensor(q), ts.tensor(k), ts.tensor(v),
                                             attn_mask=ts.tensor(bias))
     np.testing.assert_allclose(out.numpy(), attention_np(q, k, v, bias)[0], rtol=1e-12, atol=1e-12)
 
@@ -87,7 +91,7 @@ def test_sdpa_boolean_mask_true_means_allowed_and_float_mask_is_added():
 @pytest.mark.parametrize("L, S", [(4, 4), (3, 5), (5, 3)])
 def test_sdpa_is_causal_is_top_left_lower_triangular(L, S):
     q, k, v = randn(2, L, 3), randn(2, S, 3), randn(2, S, 4)
-    out, w = F.scaled_dot_product_attention(ts.tensor(q), ts.tensor(k), ts.tensor(v), is_causal=True)
+    out, w = sdpa_with_weights(ts.tensor(q), ts.tensor(k), ts.tensor(v), is_causal=True)
     allowed = np.tril(np.ones((L, S), dtype=bool))
     want_out, want_w = attention_np(q, k, v, np.where(allowed, 0.0, -np.inf))
     np.testing.assert_allclose(out.numpy(), want_out, rtol=1e-12, atol=1e-12)
@@ -99,11 +103,11 @@ def test_sdpa_is_causal_is_top_left_lower_triangular(L, S):
 
 def test_sdpa_dropout_is_seeded_and_weights_are_after_dropout():
     q, k, v = (ts.tensor(randn(2, 6, 4)) for _ in range(3))
-    _, clean = F.scaled_dot_product_attention(q, k, v)
+    _, clean = sdpa_with_weights(q, k, v)
     ts.manual_seed(3)
-    out, w = F.scaled_dot_product_attention(q, k, v, dropout_p=0.4)
+    out, w = sdpa_with_weights(q, k, v, dropout_p=0.4)
     ts.manual_seed(3)
-    out2, w2 = F.scaled_dot_product_attention(q, k, v, dropout_p=0.4)
+    out2, w2 = sdpa_with_weights(q, k, v, dropout_p=0.4)
     np.testing.assert_array_equal(w.numpy(), w2.numpy())
     kept = w.numpy() != 0
     assert 0.3 < kept.mean() < 0.9 and not kept.all()
@@ -116,7 +120,7 @@ def test_sdpa_fully_masked_row_gives_zeros_and_finite_gradients():
     allowed = np.ones((2, 3, 5), dtype=bool)
     allowed[0, 1] = False                            # query 1 of batch 0 sees nothing
     allowed[1, 2] = [False, False, True, False, False]   # query 2 of batch 1 sees one key
-    out, w = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed)
+    out, w = sdpa_with_weights(q, k, v, attn_mask=allowed)
     (out * ts.tensor(randn(2, 3, 6))).sum().backward()
     np.testing.assert_array_equal(out.numpy()[0, 1], 0.0)
     np.testing.assert_array_equal(w.numpy()[0, 1], 0.0)
@@ -137,14 +141,14 @@ def test_sdpa_fully_masked_row_gives_zeros_and_finite_gradients():
 def test_sdpa_fully_masked_by_a_float_mask_and_no_keys_at_all():
     q, k, v = leaf(randn(3, 4)), leaf(randn(2, 4)), leaf(randn(2, 5))
     bias = leaf(np.array([[0.0, 1.0], [-np.inf, -np.inf], [-np.inf, 2.0]]))
-    out, w = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+    out, w = sdpa_with_weights(q, k, v, attn_mask=bias)
     out.sum().backward()
     np.testing.assert_array_equal(out.numpy()[1], 0.0)
     for t in (q, k, v, bias):
         assert np.isfinite(t.grad.numpy()).all()
     np.testing.assert_array_equal(bias.grad.numpy()[1], 0.0)
     empty_k, empty_v = leaf(np.zeros((0, 4))), leaf(np.zeros((0, 5)))
-    out, w = F.scaled_dot_product_attention(q, empty_k, empty_v)
+    out, w = sdpa_with_weights(q, empty_k, empty_v)
     assert out.shape == (3, 5) and w.shape == (3, 0)
     np.testing.assert_array_equal(out.numpy(), 0.0)
 
@@ -161,7 +165,7 @@ def test_sdpa_matches_torch():
         ours = [leaf(a) for a in (q, k, v)]
         tkw = {key: torch.tensor(val) if isinstance(val, np.ndarray) else val for key, val in kw.items()}
         want = torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, **tkw)
-        got, _ = F.scaled_dot_product_attention(*ours, **kw)
+        got = F.scaled_dot_product_attention(*ours, **kw)
         g = randn(*got.shape)
         want.backward(torch.tensor(g))
         got.backward(ts.tensor(g))
@@ -182,7 +186,7 @@ def test_sdpa_gradcheck():
     assert ts.gradcheck(lambda *t: F.scaled_dot_product_attention(*t, attn_mask=allowed), (q, k, v))
     assert ts.gradcheck(lambda *t: F.scaled_dot_product_attention(*t, is_causal=True, scale=0.5),
                         (q, k, v))
-    assert ts.gradgradcheck(lambda *t: F.scaled_dot_product_attention(*t, attn_mask=allowed)[0],
+    assert ts.gradgradcheck(lambda *t: F.scaled_dot_product_attention(*t, attn_mask=allowed),
                             (q, k, v))
 
 

@@ -103,12 +103,14 @@ def attention(q, k, v, bias=None, dropout_p=0.0, scale=None):
 
 
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
-                                 is_causal=False, scale=None):
+                                 is_causal=False, scale=None, enable_gqa=False, *,
+                                 return_weights=False):
     """Attention(Q, K, V) = softmax(Q K^T * scale + mask) V, PyTorch's signature.
 
     query (..., L, E), key (..., S, E), value (..., S, Ev); leading (batch) axes
-    broadcast. Returns ``(output (..., L, Ev), weights (..., L, S))``, the weights
-    after dropout (PyTorch returns the output only).
+    broadcast. Returns the output (..., L, Ev), as PyTorch; with
+    ``return_weights=True`` (ours: people plot them) ``(output, weights (..., L, S))``,
+    the weights after dropout.
 
     - ``attn_mask``: boolean, True where attending is ALLOWED (PyTorch's SDPA), or float,
       added to the scores; it broadcasts to (..., L, S).
@@ -117,6 +119,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     - ``scale``: defaults to 1 / sqrt(E).
     - ``dropout_p``: dropout on the weights, always applied when > 0 (as PyTorch's
       functional form; modules pass 0 in eval mode).
+    - ``enable_gqa``: grouped-query attention: query (..., Hq, L, E) with key/value
+      (..., Hkv, S, E), Hq a multiple of Hkv; each key/value head serves Hq / Hkv
+      consecutive query heads (PyTorch's repeat_interleave on dim -3).
 
     A query row whose every key is masked gets zero weights and a zero output, with
     zero gradients (PyTorch gives NaN)."""
@@ -130,6 +135,8 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
                              f"got shape {tuple(t.shape)}")
         if t.dtype.kind != "f":
             raise DTypeError(f"{op}: {name} must be a float tensor, got {t.dtype}")
+    if enable_gqa:
+        k, v = _repeat_kv_heads(q, k, op), _repeat_kv_heads(q, v, op)
     if q.shape[-1] != k.shape[-1]:
         raise ShapeError(f"{op}: query and key must have the same feature size, got "
                          f"query {tuple(q.shape)} and key {tuple(k.shape)}")
@@ -154,4 +161,21 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
                                  f"broadcast to the scores' shape (..., L={L}, S={S}) for "
                                  f"query {tuple(q.shape)} and key {tuple(k.shape)}") from None
     out, weights, _ = attention(q, k, v, bias, dropout_p, scale)
-    return out, weights
+    return (out, weights) if return_weights else out
+
+
+def _repeat_kv_heads(q, kv, op):
+    """kv (..., Hkv, S, E) with each head repeated Hq / Hkv times in place, so that
+    query head h reads key/value head h // (Hq / Hkv) (grouped-query attention)."""
+    if q.ndim < 3 or kv.ndim < 3:
+        raise ShapeError(f"{op}: enable_gqa needs a heads dim (-3) in query and key/value, "
+                         f"got query {tuple(q.shape)} and {tuple(kv.shape)}")
+    hq, hkv = q.shape[-3], kv.shape[-3]
+    if hkv == hq:
+        return kv
+    if hq % hkv:
+        raise ShapeError(f"{op}: enable_gqa needs the query heads ({hq}) to be a multiple of "
+                         f"the key/value heads ({hkv})")
+    lead, (S, E) = tuple(kv.shape[:-3]), kv.shape[-2:]
+    grouped = kv.unsqueeze(-3).expand(*lead, hkv, hq // hkv, S, E)
+    return grouped.reshape(*lead, hq, S, E)
