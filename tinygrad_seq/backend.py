@@ -230,6 +230,29 @@ def result_type(*args):
     return numpy.result_type(*args)
 
 
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}     # bool < integer < float < complex
+
+
+def promote_types(a, b, a_has_dims=True, b_has_dims=True):
+    """The dtype PyTorch gives a binary op of dtypes `a` and `b`.
+
+    Between dimensioned tensors (or between two 0-d ones) the higher category wins
+    (bool < integer < float: int64 with float32 gives float32, where NumPy gives
+    float64) and within a category the larger type (NumPy's rule there). A 0-d tensor
+    meeting a dimensioned one counts only when its category is higher: float32 with a
+    0-d float64 stays float32, int64 with a 0-d float64 gives float64."""
+    if a == b:
+        return a
+    ca, cb = _CATEGORY[a.kind], _CATEGORY[b.kind]
+    if a_has_dims != b_has_dims:
+        dims, zero = (a, b) if a_has_dims else (b, a)
+        cd, cz = (ca, cb) if a_has_dims else (cb, ca)
+        return zero if cz > cd else dims
+    if ca != cb:
+        return a if ca > cb else b
+    return numpy.promote_types(a, b)
+
+
 # ---------------------------------------------------------------- random numbers
 
 class _Generators:

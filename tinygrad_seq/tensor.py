@@ -53,17 +53,39 @@ def _operand(x, like, op):
         return x
     kind = type(x)
     if kind is float or kind is int or kind is bool:
-        dt = like.array.dtype
-        if not ((dt.kind == "f" and kind is not bool) or (dt.kind in "iu" and kind is int)
-                or (dt.kind == "b" and kind is bool)):
-            dt = backend.result_type(dt, x)
-        return Tensor._make(dt.type(x))
+        return Tensor._make(_scalar_dtype(like.array.dtype, kind).type(x))
     if backend.is_array(x):
         return Tensor._make(backend.follow_device(x, like.device, op, "an array operand"))
     try:
         return Tensor._make(as_array(x, device=like.device))
     except Exception:
         raise TypeError(f"{op}: unsupported operand of type {type(x).__name__}") from None
+
+
+def _scalar_dtype(dt, kind):
+    """The dtype of a Python scalar of type `kind` meeting a tensor of dtype `dt`, as in
+    PyTorch: the tensor's dtype unless the scalar is of a higher category (a float
+    with an integer or bool tensor gives the default float dtype, an int with a bool
+    tensor int64)."""
+    if kind is float:
+        return dt if dt.kind in "fc" else backend.get_default_dtype()
+    if kind is int:
+        return backend.int64 if dt.kind == "b" else dt
+    return dt
+
+
+def _promote(a, b):
+    """a and b cast to the dtype PyTorch gives their binary op (backend.promote_types):
+    a 0-d tensor or a scalar does not widen a dimensioned tensor of its category."""
+    da, db = a.array.dtype, b.array.dtype
+    if da == db:
+        return a, b
+    dt = backend.promote_types(da, db, a.array.ndim > 0, b.array.ndim > 0)
+    return _cast(a, dt), _cast(b, dt)
+
+
+def _cast(t, dtype):
+    return t if t.array.dtype == dtype else Cast.apply(t, dtype=dtype, device=t.device)
 
 
 def tensor_arg(x, op, name="input", like=None):
@@ -84,19 +106,21 @@ def tensor_arg(x, op, name="input", like=None):
 def _binary(cls, op):
     def forward(self, other):
         if type(other) is Tensor and backend._cupy is None:   # the common case, inlined
-            return cls.apply(self, other)
-        try:
-            other = _operand(other, self, op)
-        except TypeError:
-            return NotImplemented   # let the other operand try (a RowSparseGrad, ...)
-        return cls.apply(self, other)
+            if self.array.dtype is other.array.dtype:
+                return cls.apply(self, other)
+        else:
+            try:
+                other = _operand(other, self, op)
+            except TypeError:
+                return NotImplemented   # let the other operand try (a RowSparseGrad, ...)
+        return cls.apply(*_promote(self, other))
 
     def reflected(self, other):
         try:
             other = _operand(other, self, op)
         except TypeError:
             return NotImplemented
-        return cls.apply(other, self)
+        return cls.apply(*_promote(other, self))
     forward.__name__, reflected.__name__ = f"__{op}__", f"__r{op}__"
     return forward, reflected
 
@@ -113,12 +137,14 @@ Tensor.matmul = Tensor.__matmul__
 
 def _pow(self, exponent):
     if type(exponent) in (int, float):
+        if type(exponent) is float and self.array.dtype.kind not in "fc":
+            self = _cast(self, backend.get_default_dtype())    # int ** 0.5 is float32
         return PowScalar.apply(self, p=exponent)
-    return Pow.apply(self, _operand(exponent, self, "pow"))
+    return Pow.apply(*_promote(self, _operand(exponent, self, "pow")))
 
 
 def _rpow(self, base):
-    return Pow.apply(_operand(base, self, "pow"), self)
+    return Pow.apply(*_promote(_operand(base, self, "pow"), self))
 
 
 Tensor.__pow__ = Tensor.pow = _pow
@@ -169,11 +195,11 @@ def _square(self):
 
 
 def _maximum(self, other):
-    return Maximum.apply(self, _operand(other, self, "maximum"))
+    return Maximum.apply(*_promote(self, _operand(other, self, "maximum")))
 
 
 def _minimum(self, other):
-    return Minimum.apply(self, _operand(other, self, "minimum"))
+    return Minimum.apply(*_promote(self, _operand(other, self, "minimum")))
 
 
 def _clip(self, min=None, max=None):
@@ -731,7 +757,7 @@ def where(condition, input, other):
     cond = condition.array if isinstance(condition, Tensor) else as_array(condition, device=ref.device)
     cond = backend.follow_device(cond, ref.device, "where", "the condition")
     a, b = _operand(input, ref, "where"), _operand(other, ref, "where")
-    return Where.apply(a, b, cond=cond)
+    return Where.apply(*_promote(a, b), cond=cond)
 
 
 def _reference(items):
@@ -741,6 +767,14 @@ def _reference(items):
         if isinstance(t, Tensor):
             return t
     return Tensor._make(as_array(items[0]))
+
+
+def _common_dtype(tensors):
+    """The tensors cast to the dtype PyTorch's cat/stack give them together."""
+    dtype = tensors[0].array.dtype
+    for t in tensors[1:]:
+        dtype = backend.promote_types(dtype, t.array.dtype)
+    return [_cast(t, dtype) for t in tensors]
 
 
 def cat(tensors, axis=None, *, dim=None):
@@ -756,7 +790,7 @@ def cat(tensors, axis=None, *, dim=None):
     axis = normalize_axes(axis, ref.ndim, "cat")[0]
     if len(tensors) == 1:
         return tensors[0]
-    return Cat.apply(*tensors, axis=axis)
+    return Cat.apply(*_common_dtype(tensors), axis=axis)
 
 
 def stack(tensors, axis=None, *, dim=None):
@@ -770,5 +804,5 @@ def stack(tensors, axis=None, *, dim=None):
     shapes = {t.shape for t in tensors}
     if len(shapes) != 1:
         raise ShapeError(f"stack: all tensors must have the same shape, got {[t.shape for t in tensors]}")
-    return Cat.apply(*[_unsqueeze(t, axis) for t in tensors],
+    return Cat.apply(*[_unsqueeze(t, axis) for t in _common_dtype(tensors)],
                      axis=normalize_axes(axis, ref.ndim + 1, "stack")[0])

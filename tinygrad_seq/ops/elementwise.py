@@ -49,8 +49,8 @@ class Div(Node):
     """y = a / b;  da = dy / b,  db = -dy * a / b^2"""
 
     def forward(self, a, b):
-        if a.dtype.kind != "f" and b.dtype.kind != "f":
-            a = float_array(a, "div")
+        if a.dtype.kind != "f" and b.dtype.kind != "f":   # true division: the default float
+            a, b = float_array(a, "div"), float_array(b, "div")
         return a / b
 
     def backward(self, g):
