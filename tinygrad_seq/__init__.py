@@ -16,7 +16,7 @@ from .backend import (bool_, float16, float32, float64, get_default_dtype, int32
 from .creation import (arange, as_tensor, empty, eye, full, full_like, linspace, manual_seed,
                        ones, ones_like, rand, rand_like, randint, randn, randn_like, tensor,
                        zeros, zeros_like)
-from .errors import (AutogradError, DeviceError, DimensionError, DTypeError, GradcheckError,
+from .errors import (AutogradError, DeviceError, DTypeError, GradcheckError, OutOfRangeError,
                      SerializationError, ShapeError, TinygradSeqError)
 from .gradcheck import gradcheck, gradgradcheck
 from .tensor import cat, stack, where

@@ -19,7 +19,7 @@ import traceback
 import weakref
 
 from . import backend
-from .errors import AutogradError, DTypeError, ShapeError
+from .errors import AutogradError, DTypeError, OutOfRangeError, ShapeError
 from .indexed_grad import IndexedGrad
 from .modes import _Mode, _state
 from .size import Size
@@ -145,6 +145,13 @@ class Tensor:
             raise TypeError("len() of a 0-d tensor")
         return self.array.shape[0]
 
+    def __iter__(self):
+        """The sub-tensors along the first dim (``for row in t``, ``a, b = t``), each
+        a differentiable index of self, as in PyTorch."""
+        if self.array.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.array.shape[0]))
+
     def __hash__(self):
         return id(self)
 
@@ -154,8 +161,20 @@ class Tensor:
         return backend.to_numpy(self.array)
 
     def __array__(self, dtype=None, copy=None):
+        """np.asarray(t), np.array(t): a host copy. Refused for a tensor that requires
+        grad, as in PyTorch: the array would silently leave the graph."""
+        if self.requires_grad:
+            raise AutogradError(_LEAVES_GRAPH.format(what="np.asarray / np.array"))
         a = backend.to_numpy(self.array)
         return a if dtype is None else a.astype(dtype)
+
+    def __array_function__(self, func, types, args, kwargs):
+        """NumPy functions on tensors (np.dot, np.sum, np.copy, ...): computed on host
+        copies and returned as NumPy results, as with PyTorch's tensors; refused when
+        a tensor requires grad (np.dot(w, x) would drop w's gradient without a word)."""
+        if _any_requires_grad((args, kwargs)):
+            raise AutogradError(_LEAVES_GRAPH.format(what=f"numpy.{func.__name__}"))
+        return func(*_to_host(args), **_to_host(kwargs))
 
     def item(self):
         if self.array.size != 1:
@@ -269,6 +288,32 @@ def _dim_index(dim, ndim, op):
     return dim % ndim if ndim else 0
 
 
+_LEAVES_GRAPH = ("{what}: a tensor that requires grad cannot become a NumPy array: its "
+                 "gradient would be lost without a word. Use t.detach().numpy() for the "
+                 "values, or tinygrad_seq's own functions to stay in the graph.")
+
+
+def _any_requires_grad(obj):
+    if isinstance(obj, Tensor):
+        return obj.requires_grad
+    if isinstance(obj, (list, tuple)):
+        return any(_any_requires_grad(o) for o in obj)
+    if isinstance(obj, dict):
+        return any(_any_requires_grad(o) for o in obj.values())
+    return False
+
+
+def _to_host(obj):
+    """Tensors (also inside lists, tuples and dicts) replaced by host NumPy arrays."""
+    if isinstance(obj, Tensor):
+        return backend.to_numpy(obj.array)
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_to_host(o) for o in obj)
+    if isinstance(obj, dict):
+        return {k: _to_host(v) for k, v in obj.items()}
+    return obj
+
+
 class _HookHandle:
     def __init__(self, hooks, hook):
         self._hooks, self._hook = hooks, hook
@@ -369,7 +414,8 @@ class Node:
             if isinstance(e, ShapeError):
                 raise
             shapes = ", ".join(str(t.shape) for t in inputs)
-            raise ShapeError(f"{cls.__name__.lower()}: {e} (input shapes {shapes})") from e
+            error = OutOfRangeError if isinstance(e, IndexError) else ShapeError
+            raise error(f"{cls.__name__.lower()}: {e} (input shapes {shapes})") from e
         multi = type(out) is tuple
         if isinstance(out, _numpy_scalar):
             out = backend.as_ndarray(out)
@@ -443,10 +489,17 @@ class Node:
             self.hooks = {}
         return self.hooks.setdefault(index, [])
 
+    def inputs_read(self):
+        """Indices of the inputs whose values backward reads (all of them, unless a
+        primitive knows better): only those are checked for in-place changes, so that
+        ``d += d * 2`` is legal as in PyTorch (the product's backward reads only the 2)."""
+        return range(len(self.inputs))
+
     def check_versions(self):
         """Raise if a tensor that backward reads was modified in place since forward."""
         if self.reads_inputs:
-            for i, (t, v) in enumerate(zip(self.inputs, self.input_versions)):
+            for i in self.inputs_read():
+                t, v = self.inputs[i], self.input_versions[i]
                 if t._version[0] != v:
                     raise AutogradError(
                         f"{self.name}: input {i} (a tensor of shape {t.shape}) was modified "

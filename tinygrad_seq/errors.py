@@ -10,9 +10,9 @@ class ShapeError(TinygradSeqError, ValueError):
     """Shapes that cannot work together: the message names the op and the shapes."""
 
 
-class DimensionError(ShapeError, IndexError):
-    """A dimension (axis) out of range for the tensor: a ShapeError, and an IndexError
-    as PyTorch raises for it."""
+class OutOfRangeError(ShapeError, IndexError):
+    """An index or a dimension (axis) out of range for the tensor: a ShapeError, and the
+    IndexError that PyTorch raises (so ``for row in t`` stops where it should)."""
 
 
 class DTypeError(TinygradSeqError, TypeError):

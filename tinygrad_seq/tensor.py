@@ -12,7 +12,7 @@ from collections import namedtuple
 from . import backend
 from .autograd import AutogradError, Tensor, as_array
 from .modes import _state, no_grad
-from .errors import DeviceError, DimensionError, DTypeError, ShapeError
+from .errors import DeviceError, DTypeError, OutOfRangeError, ShapeError
 from .ops.elementwise import (Abs, Add, Clip, Div, Exp, Log, Maximum, Minimum, Mul, Neg, Pow,
                               PowScalar, Relu, Sigmoid, Sqrt, Sub, Tanh, Where)
 from .ops.indexing import GetItem, SetItem
@@ -130,8 +130,58 @@ Tensor.__sub__, Tensor.__rsub__ = _binary(Sub, "sub")
 Tensor.__mul__, Tensor.__rmul__ = _binary(Mul, "mul")
 Tensor.__truediv__, Tensor.__rtruediv__ = _binary(Div, "truediv")
 Tensor.__matmul__, Tensor.__rmatmul__ = _binary(MatMul, "matmul")
-Tensor.add, Tensor.sub, Tensor.mul = Tensor.__add__, Tensor.__sub__, Tensor.__mul__
-Tensor.div = Tensor.divide = Tensor.__truediv__
+
+
+def _add(self, other, *, alpha=1):
+    """self + alpha * other (torch.add)."""
+    return Tensor.__add__(self, other if alpha == 1 else other * alpha)
+
+
+def _sub(self, other, *, alpha=1):
+    """self - alpha * other (torch.sub)."""
+    return Tensor.__sub__(self, other if alpha == 1 else other * alpha)
+
+
+def _div(self, other, *, rounding_mode=None):
+    """self / other (true division: integers give the default float dtype), or with
+    ``rounding_mode`` "trunc" / "floor" the quotient rounded toward zero / down, in the
+    operands' dtype, not differentiable (PyTorch's gradient there is zero)."""
+    if rounding_mode is None:
+        return Tensor.__truediv__(self, other)
+    if rounding_mode not in ("trunc", "floor"):
+        raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got "
+                         f"{rounding_mode!r}")
+    a, b = _promote(self, _operand(other, self, "div"))
+    x, y = a.array, b.array
+    mod = backend.array_module(x)
+    if x.dtype.kind in "iub":
+        q = mod.floor_divide(x, y)
+        if rounding_mode == "trunc":     # floor and trunc differ when the signs differ
+            q = q + ((mod.remainder(x, y) != 0) & ((x < 0) != (y < 0)))
+    else:
+        q = (mod.floor if rounding_mode == "floor" else mod.trunc)(x / y)
+    return Tensor._make(mod.asarray(q, dtype=x.dtype))
+
+
+def _addcmul(self, tensor1, tensor2, *, value=1):
+    """self + value * tensor1 * tensor2."""
+    return self + (tensor1 * tensor2 if value == 1 else value * tensor1 * tensor2)
+
+
+def _addcdiv(self, tensor1, tensor2, *, value=1):
+    """self + value * tensor1 / tensor2."""
+    return self + (tensor1 / tensor2 if value == 1 else value * tensor1 / tensor2)
+
+
+def _lerp(self, end, weight):
+    """self + weight * (end - self) (linear interpolation)."""
+    return self + weight * (end - self)
+
+
+Tensor.add, Tensor.sub, Tensor.subtract = _add, _sub, _sub
+Tensor.mul = Tensor.multiply = Tensor.__mul__
+Tensor.div = Tensor.divide = _div
+Tensor.addcmul, Tensor.addcdiv, Tensor.lerp = _addcmul, _addcdiv, _lerp
 Tensor.matmul = Tensor.__matmul__
 
 
@@ -394,7 +444,7 @@ def _unsqueeze(self, axis=None, *, dim=None):
     if axis is None:
         raise TypeError("unsqueeze: missing axis")
     if not -self.ndim - 1 <= axis <= self.ndim:
-        raise DimensionError(f"unsqueeze: dim {axis} is out of range for a tensor with "
+        raise OutOfRangeError(f"unsqueeze: dim {axis} is out of range for a tensor with "
                          f"{self.ndim} dims")
     axis = axis % (self.ndim + 1)
     return _reshape(self, self.shape[:axis] + (1,) + self.shape[axis:])
@@ -556,7 +606,7 @@ def _inplace(fn, op, array_op=None):
     itself with no temporary, or fn's result is copied in."""
     def method(self, *args, **kwargs):
         _check_inplace(self, op)
-        if _tracks(self, *args):
+        if _tracks(self, *args, *kwargs.values()):
             result = fn(_old_value(self), *args, **kwargs)
             _write(self, result.array, op)
             _adopt(self, result)
@@ -564,7 +614,7 @@ def _inplace(fn, op, array_op=None):
             other = _operand(args[0], self, op)
             _writable(self)
             try:
-                array_op(self.array, other.array)
+                array_op(self.array, other.array, **kwargs)
             except TypeError as e:
                 raise DTypeError(f"{op}: cannot store the result ({e})") from e
             except ValueError as e:
@@ -586,11 +636,48 @@ def _writable(self):
         self.array = backend.as_ndarray(self.array)
 
 
-Tensor.__iadd__ = Tensor.add_ = _inplace(Tensor.__add__, "add_", operator.iadd)
-Tensor.__isub__ = Tensor.sub_ = _inplace(Tensor.__sub__, "sub_", operator.isub)
+def _iadd_array(a, b, alpha=1):
+    a += b if alpha == 1 else b * alpha
+
+
+def _isub_array(a, b, alpha=1):
+    a -= b if alpha == 1 else b * alpha
+
+
+def _idiv_array(a, b, rounding_mode=None):
+    if rounding_mode is None:
+        a /= b
+    else:
+        a[...] = _div(Tensor._make(a), Tensor._make(b), rounding_mode=rounding_mode).array
+
+
+def _unsqueeze_(self, dim):
+    """Insert a size-1 dim in place (a view: same values, new shape)."""
+    return _reshape_(self, _unsqueeze(self, dim), "unsqueeze_")
+
+
+def _squeeze_(self, dim=None):
+    """Drop size-1 dims in place (a view: same values, new shape)."""
+    return _reshape_(self, _squeeze(self, dim), "squeeze_")
+
+
+def _reshape_(self, result, op):
+    _check_inplace(self, op)
+    self.array = result.array
+    if _tracks(self):
+        _adopt(self, result)
+    return self
+
+
+Tensor.__iadd__ = Tensor.add_ = _inplace(_add, "add_", _iadd_array)
+Tensor.__isub__ = Tensor.sub_ = _inplace(_sub, "sub_", _isub_array)
 Tensor.__imul__ = Tensor.mul_ = _inplace(Tensor.__mul__, "mul_", operator.imul)
-Tensor.__itruediv__ = Tensor.div_ = _inplace(Tensor.__truediv__, "div_", operator.itruediv)
+Tensor.__itruediv__ = Tensor.div_ = _inplace(_div, "div_", _idiv_array)
 Tensor.clamp_ = Tensor.clip_ = _inplace(_clip, "clamp_")
+Tensor.addcmul_ = _inplace(_addcmul, "addcmul_")
+Tensor.addcdiv_ = _inplace(_addcdiv, "addcdiv_")
+Tensor.lerp_ = _inplace(_lerp, "lerp_")
+Tensor.unsqueeze_, Tensor.squeeze_ = _unsqueeze_, _squeeze_
 
 
 def _setitem(self, index, value):

@@ -44,6 +44,11 @@ class Mul(Node):
         return (grad_like(g * b, a) if self.needs_input_grad[0] else None,
                 grad_like(g * a, b) if self.needs_input_grad[1] else None)
 
+    def inputs_read(self):
+        """da reads b and db reads a: a constant factor leaves the other unread."""
+        need_a, need_b = self.needs_input_grad
+        return [i for i, needed in ((1, need_a), (0, need_b)) if needed]
+
 
 class Div(Node):
     """y = a / b;  da = dy / b,  db = -dy * a / b^2"""
@@ -57,6 +62,10 @@ class Div(Node):
         a, b = self.saved_inputs()
         return (grad_like(g / b, a) if self.needs_input_grad[0] else None,
                 grad_like(-g * a / (b * b), b) if self.needs_input_grad[1] else None)
+
+    def inputs_read(self):
+        """da reads b only; db reads both."""
+        return (0, 1) if self.needs_input_grad[1] else (1,)
 
 
 class Neg(Node):

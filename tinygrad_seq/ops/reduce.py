@@ -6,7 +6,7 @@ broadcasts over them.
 """
 from .. import backend
 from ..autograd import Node, call
-from ..errors import DimensionError, ShapeError
+from ..errors import OutOfRangeError, ShapeError
 
 
 def normalize_axes(axis, ndim, op):
@@ -17,7 +17,7 @@ def normalize_axes(axis, ndim, op):
     out = []
     for a in axes:
         if not isinstance(a, int) or not -max(ndim, 1) <= a < max(ndim, 1):
-            raise DimensionError(f"{op}: dim {a} is out of range for a tensor with {ndim} dims")
+            raise OutOfRangeError(f"{op}: dim {a} is out of range for a tensor with {ndim} dims")
         if ndim:             # a 0-d tensor takes axis 0 or -1 and reduces nothing (PyTorch)
             out.append(a % ndim)
     if len(set(out)) != len(out):
