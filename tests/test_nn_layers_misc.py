@@ -106,7 +106,7 @@ def test_dropout_module_train_and_eval():
     np.testing.assert_array_equal(nn.Dropout(1.0)(x).numpy(), 0)
     with pytest.raises(ValueError, match=r"Dropout: p must be in \[0, 1\], got 1.5"):
         nn.Dropout(1.5)
-    assert list(d.parameters()) == [] and repr(d) == "Dropout(p=0.25)"
+    assert list(d.parameters()) == [] and repr(d) == "Dropout(p=0.25, inplace=False)"
 
 
 def test_dropout_module_gradient_uses_the_same_mask():

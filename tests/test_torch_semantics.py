@@ -208,3 +208,147 @@ def test_binary_op_dtypes_match_torch(a, b, kinds, op):
         return
     got = run(ts)
     assert str(got.dtype) == str(want.dtype).replace("torch.", ""), (a, b, kinds, op)
+
+
+# ---------------------------------------------------------------- in place
+
+def test_add_with_alpha_under_no_grad_updates_in_the_right_direction():
+    p = ts.tensor([1.0, 2.0], requires_grad=True)
+    (p * p).sum().backward()                    # grad 2p
+    with ts.no_grad():
+        p.add_(p.grad, alpha=-0.1)              # the documented SGD idiom
+    np.testing.assert_allclose(p.detach().numpy(), [0.8, 1.6], rtol=1e-6)
+    q = ts.tensor([1.0, 2.0])
+    q.sub_(ts.tensor([1.0, 1.0]), alpha=2)
+    assert q.tolist() == [-1.0, 0.0]
+    assert ts.tensor([1.0]).add(ts.tensor([2.0]), alpha=3).tolist() == [7.0]
+    assert ts.tensor([1.0]).sub(ts.tensor([2.0]), alpha=3).tolist() == [-5.0]
+
+
+def test_in_place_arguments_and_forms():
+    z = ts.zeros(3)
+    z.addcmul_(ts.ones(3), ts.full((3,), 2.0), value=0.5)
+    assert z.tolist() == [1.0] * 3
+    z.addcdiv_(ts.ones(3), ts.full((3,), 4.0), value=2)
+    assert z.tolist() == [1.5] * 3
+    z.lerp_(ts.full((3,), 3.5), 0.5)
+    assert z.tolist() == [2.5] * 3
+    assert z.unsqueeze_(0).shape == (1, 3) and z.squeeze_().shape == (3,)
+    a = ts.tensor([-7, 7])
+    assert a.div(2, rounding_mode="trunc").tolist() == [-3, 3]
+    assert a.div(2, rounding_mode="floor").tolist() == [-4, 3]
+    with pytest.raises(ValueError, match="rounding_mode"):
+        a.div(2, rounding_mode="round")
+
+
+PROGRAMS = {
+    "d += d * 2": lambda d: d.__iadd__(d * 2),
+    "d += 3 * d": lambda d: d.__iadd__(3 * d),
+    "d += d / 2": lambda d: d.__iadd__(d / 2),
+    "d.mul_(2).add_(d, alpha=0.5)": lambda d: d.mul_(2).add_(d.detach(), alpha=0.5),
+    "d.addcmul_(d, 2 * ones)": lambda d: d.addcmul_(d.detach() + 1, d.detach() * 0 + 2, value=0.5),
+    "d.lerp_(end, 0.25)": lambda d: d.lerp_(d.detach() * 3, 0.25),
+}
+
+
+@needs_torch
+@pytest.mark.parametrize("name", list(PROGRAMS))
+def test_in_place_on_a_non_leaf_gives_torchs_gradient(name):
+    grads = []
+    for lib in (ts, torch):
+        x = lib.tensor([1.0, -2.0, 3.0], dtype=lib.float64, requires_grad=True)
+        d = x * 1.5
+        PROGRAMS[name](d)
+        (d * lib.tensor([1.0, 2.0, 3.0], dtype=lib.float64)).sum().backward()
+        grads.append((d.detach().numpy(), x.grad.numpy()))
+    np.testing.assert_allclose(grads[0][0], grads[1][0], rtol=1e-12)
+    np.testing.assert_allclose(grads[0][1], grads[1][1], rtol=1e-12)
+
+
+@needs_torch
+def test_copy_into_a_non_leaf_is_differentiable_in_the_source_as_torch():
+    grads = []
+    for lib in (ts, torch):
+        x = lib.tensor([1.0, 2.0], dtype=lib.float64, requires_grad=True)
+        s = lib.tensor([3.0], dtype=lib.float64, requires_grad=True)
+        d = x * 2
+        d.copy_(s * 5)                          # broadcast (1,) -> (2,)
+        (d * d).sum().backward()
+        grads.append((x.grad, s.grad.numpy()))
+    assert grads[0][0] is None or not grads[0][0].numpy().any()
+    np.testing.assert_allclose(grads[0][1], grads[1][1])
+
+
+# ---------------------------------------------------------------- iteration and indexing
+
+def test_iteration_unpacking_and_sum_as_torch():
+    t = ts.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    a, b = t
+    assert a.tolist() == [1.0, 2.0] and b.tolist() == [3.0, 4.0]
+    rows = list(t)
+    assert len(rows) == 2 and all(isinstance(r, ts.Tensor) for r in rows)
+    total = sum(t)
+    assert total.tolist() == [4.0, 6.0]
+    total.sum().backward()
+    assert t.grad.tolist() == [[1.0, 1.0], [1.0, 1.0]]
+    with pytest.raises(TypeError, match="0-d"):
+        iter(ts.tensor(1.0))
+
+
+def test_out_of_range_index_raises_index_error():
+    t = ts.zeros(3, 2)
+    for index in (3, -4, (0, 2), ts.tensor([0, 5])):
+        with pytest.raises(IndexError):
+            t[index]
+    assert isinstance(ts.OutOfRangeError("x"), ts.ShapeError)
+
+
+# ---------------------------------------------------------------- NumPy functions
+
+def test_numpy_functions_refuse_a_tensor_that_requires_grad():
+    w, x = ts.randn(3, 3, requires_grad=True), ts.randn(3)
+    for call in (lambda: np.dot(w, x), lambda: np.copy(w), lambda: np.asarray(w),
+                 lambda: np.array(w), lambda: np.sum(w)):
+        with pytest.raises(RuntimeError, match="detach"):
+            call()
+    np.testing.assert_allclose(np.dot(w.detach(), x), w.detach().numpy() @ x.numpy(), rtol=1e-6)
+    assert np.sum(x) == pytest.approx(float(x.sum()), rel=1e-6)
+    assert isinstance(np.asarray(x), np.ndarray)
+
+
+@needs_torch
+def test_numpy_on_grad_tensors_raises_in_torch_too():
+    with pytest.raises(RuntimeError):
+        np.asarray(torch.ones(2, requires_grad=True))
+
+
+# ---------------------------------------------------------------- module reprs
+
+REPR_CASES = {
+    "Linear": ((3, 4), {}), "Embedding": ((10, 3), {"padding_idx": 0}),
+    "Dropout": ((0.1,), {}), "LayerNorm": ((4,), {"bias": False}), "ReLU": ((), {}),
+    "Tanh": ((), {}), "Sigmoid": ((), {}), "GELU": ((), {"approximate": "tanh"}),
+    "Softmax": ((), {"dim": 1}), "LogSoftmax": ((), {"dim": 1}), "Identity": ((), {}),
+    "RNN": ((3, 4), {"num_layers": 2}), "GRU": ((3, 4), {"batch_first": True}),
+    "LSTM": ((3, 4), {"bidirectional": True, "proj_size": 2}), "RNNCell": ((3, 4), {}),
+    "GRUCell": ((3, 4), {}), "LSTMCell": ((3, 4), {}),
+    "MultiheadAttention": ((8, 2), {"kdim": 3, "vdim": 5}),
+    "TransformerEncoderLayer": ((8, 2), {"dim_feedforward": 16}),
+    "TransformerDecoderLayer": ((8, 2), {"dim_feedforward": 16, "norm_first": True}),
+    "CrossEntropyLoss": ((), {}), "NLLLoss": ((), {}), "BCELoss": ((), {}),
+    "BCEWithLogitsLoss": ((), {}), "MSELoss": ((), {}),
+}
+
+
+@needs_torch
+@pytest.mark.parametrize("name", list(REPR_CASES))
+def test_module_repr_is_torchs(name):
+    args, kwargs = REPR_CASES[name]
+    assert repr(getattr(ts.nn, name)(*args, **kwargs)) == repr(getattr(torch.nn, name)(*args, **kwargs))
+
+
+def test_dropout_inplace_writes_into_its_input():
+    ts.manual_seed(0)
+    x = ts.ones(1000) * 1.0
+    out = ts.nn.Dropout(0.5, inplace=True)(x)
+    assert out is x and 0 < int((x == 0).sum()) < 1000

@@ -709,11 +709,19 @@ def _fill(self, value):
 
 
 def _copy(self, src):
+    """Write src's values (broadcast, cast to self's dtype) into self. Differentiable
+    in src, as PyTorch's copy_: self then has src's history."""
     src = _operand(src, self, "copy_")
-    mod = backend.array_module(self.array)
-    _write_broadcast = mod.broadcast_to(src.array, self.shape) if src.shape != self.shape else src.array
     _check_inplace(self, "copy_")
-    self.array[...] = _write_broadcast
+    if _tracks(self, src):
+        result = Cast.apply(src, dtype=self.dtype, device=self.device)
+        if result.shape != self.shape:
+            result = _expand(result, self.shape)
+        _write(self, result.array, "copy_")
+        _adopt(self, result)
+        return self
+    mod = backend.array_module(self.array)
+    self.array[...] = mod.broadcast_to(src.array, self.shape) if src.shape != self.shape else src.array
     self._version[0] += 1
     return self
 

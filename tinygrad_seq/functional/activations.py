@@ -34,9 +34,10 @@ def log_softmax(x, axis=None, *, dim=None):
     return LogSoftmax.apply(_as_tensor(x, "log_softmax"), axis=_pick(axis, dim, "axis", "dim", -1))
 
 
-def dropout(x, p=0.5, training=True):
+def dropout(x, p=0.5, training=True, inplace=False):
     """Zero each element with probability p and scale the rest by 1 / (1 - p) (inverted
-    dropout); the identity when not training or p == 0."""
+    dropout); the identity when not training or p == 0. ``inplace=True`` writes the
+    result into x (differentiably, as PyTorch) and returns x."""
     x = _as_tensor(x, "dropout")
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout: p must be in [0, 1], got {p}")
@@ -44,7 +45,8 @@ def dropout(x, p=0.5, training=True):
         raise DTypeError(f"dropout: expected a float tensor, got {x.dtype}")
     if not training or p == 0.0:
         return x
-    return Dropout.apply(x, p=p)
+    out = Dropout.apply(x, p=p)
+    return x.copy_(out) if inplace else out
 
 
 def gelu(x, approximate="none"):

@@ -67,6 +67,11 @@ class AdditiveAttention(Module):
         return f"query_dim={self.query_dim}, key_dim={self.key_dim}, hidden_dim={self.hidden_dim}"
 
 
+class NonDynamicallyQuantizableLinear(Linear):
+    """A Linear under the name torch gives MultiheadAttention's ``out_proj`` (torch uses
+    it to keep quantization tools off that layer); here it only makes ``repr`` match."""
+
+
 class MultiheadAttention(Module):
     """Multi-head attention, torch.nn.MultiheadAttention's parameters and forward:
 
@@ -142,7 +147,7 @@ class MultiheadAttention(Module):
             self.in_proj_bias = Parameter(empty(3 * E, dtype=dtype, device=device))
         else:
             self.register_parameter("in_proj_bias", None)
-        self.out_proj = Linear(E, E, bias=bias, dtype=dtype, device=device)
+        self.out_proj = NonDynamicallyQuantizableLinear(E, E, bias=bias, dtype=dtype, device=device)
         if add_bias_kv:           # own parameters come before out_proj's, as in torch
             self.bias_k = Parameter(empty(1, 1, E, dtype=dtype, device=device))
             self.bias_v = Parameter(empty(1, 1, E, dtype=dtype, device=device))
@@ -165,9 +170,6 @@ class MultiheadAttention(Module):
             init.xavier_normal_(self.bias_k)
             init.xavier_normal_(self.bias_v)
 
-    def extra_repr(self):
-        return (f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, "
-                f"dropout={self.dropout}, batch_first={self.batch_first}")
 
     # ---- pieces
     def _weights(self):
