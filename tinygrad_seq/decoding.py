@@ -300,3 +300,115 @@ def sample(step_fn, init_state, start_token, max_len, eos, temperature=1.0, top_
             if last == eos:
                 break
     return [(tokens, score)]
+
+
+# ---------------------------------------------------------------- CTC decoders
+
+def _ctc_inputs(op, log_probs, input_lengths, blank):
+    """(log_probs as (T, N, C) Tensor, lengths list, batched) after checks."""
+    if not isinstance(log_probs, Tensor):
+        raise TypeError(f"{op}: log_probs must be a Tensor (T, N, C) or (T, C), got "
+                        f"{type(log_probs).__name__}")
+    if log_probs.ndim not in (2, 3):
+        raise ValueError(f"{op}: log_probs must be (T, N, C) or (T, C), got shape "
+                         f"{log_probs.shape}")
+    batched = log_probs.ndim == 3
+    T, C = log_probs.shape[0], log_probs.shape[-1]
+    N = log_probs.shape[1] if batched else 1
+    if isinstance(input_lengths, Tensor):
+        lengths = backend.to_numpy(input_lengths.array).reshape(-1).tolist()
+    elif isinstance(input_lengths, (list, tuple)):
+        lengths = list(input_lengths)
+    else:
+        lengths = [input_lengths]
+    lengths = [_int(n, "input_lengths", op) for n in lengths]
+    if len(lengths) != N:
+        raise ValueError(f"{op}: input_lengths must hold one length per sequence ({N}), "
+                         f"got {len(lengths)}")
+    for n, t in enumerate(lengths):
+        if not 0 <= t <= T:
+            raise ValueError(f"{op}: input_lengths[{n}] must be in [0, {T}], got {t}")
+    blank = _int(blank, "blank", op, 0)
+    if blank >= C:
+        raise ValueError(f"{op}: blank must be a class in [0, {C}), got {blank}")
+    x = log_probs if batched else log_probs.reshape(T, 1, C)
+    return x, lengths, batched, blank
+
+
+def ctc_greedy_decode(log_probs, input_lengths, blank=0):
+    """Best-path CTC decoding: the most probable class of each frame (first
+    input_lengths[n] frames), then repeats not separated by a blank collapsed and
+    blanks dropped ("aa-ab" -> "aab"). log_probs (T, N, C) or (T, C) unbatched.
+    Returns one list of labels per sequence (one list when unbatched). Only the (T, N)
+    argmax indices are read back to the host."""
+    op = "ctc_greedy_decode"
+    x, lengths, batched, blank = _ctc_inputs(op, log_probs, input_lengths, blank)
+    best = _host(backend.array_module(x.array).argmax(x.array, axis=2).T)     # (N, T)
+    out = []
+    for path, n in zip(best, lengths):
+        labels, prev = [], None
+        for k in path[:n]:
+            if k != prev and k != blank:
+                labels.append(int(k))
+            prev = k
+        out.append(labels)
+    return out if batched else out[0]
+
+
+def _logaddexp(a, b):
+    if a == -math.inf:
+        return b
+    if b == -math.inf:
+        return a
+    m = max(a, b)
+    return m + math.log1p(math.exp(-abs(a - b)))
+
+
+def ctc_beam_decode(log_probs, input_lengths, beam_size=10, blank=0):
+    """CTC prefix beam search: the label sequences with the highest probability
+    p(l | x) = sum over the alignments that collapse to l, found frame by frame.
+
+    Each live prefix keeps two log-probabilities, of its alignments ending in a blank
+    (p_b) and in its last label (p_nb). At frame t, with y = log_probs[t]: a blank
+    keeps the prefix (p_b' += p + y(blank)); the prefix's last label c again keeps it
+    (p_nb' += p_nb + y(c)) and extends it only after a blank (p_nb'(l + c) += p_b +
+    y(c)); any other label c extends it (p_nb'(l + c) += p + y(c)), where p = p_b +
+    p_nb (sums in log space). The `beam_size` most probable prefixes survive each frame.
+    With a beam at least the number of possible label sequences the result is exact.
+
+    Returns, per sequence, up to `beam_size` pairs ``(labels, log_prob)`` best first
+    (one such list when unbatched). The search runs on the host (the (T, C)
+    log-probabilities of each sequence are read back)."""
+    op = "ctc_beam_decode"
+    x, lengths, batched, blank = _ctc_inputs(op, log_probs, input_lengths, blank)
+    beam_size = _int(beam_size, "beam_size", op, 1)
+    lp = backend.to_numpy(x.array).astype(backend.float64)
+    C = lp.shape[2]
+    labels = [c for c in range(C) if c != blank]
+    neg = -math.inf
+    results = []
+    for n, T in enumerate(lengths):
+        beams = {(): (0.0, neg)}
+        for t in range(T):
+            y = lp[t, n].tolist()
+            nxt = {}
+
+            def add(prefix, pb=neg, pnb=neg):
+                old_b, old_nb = nxt.get(prefix, (neg, neg))
+                nxt[prefix] = (_logaddexp(old_b, pb), _logaddexp(old_nb, pnb))
+            for prefix, (pb, pnb) in beams.items():
+                total = _logaddexp(pb, pnb)
+                add(prefix, pb=total + y[blank])
+                for c in labels:
+                    if prefix and prefix[-1] == c:
+                        add(prefix, pnb=pnb + y[c])
+                        add(prefix + (c,), pnb=pb + y[c])
+                    else:
+                        add(prefix + (c,), pnb=total + y[c])
+            ranked = sorted(((_logaddexp(*v), k) for k, v in nxt.items()),
+                            key=lambda r: -r[0])
+            beams = {k: nxt[k] for s, k in ranked[:beam_size] if s > neg}
+        final = sorted(((list(k), _logaddexp(*v)) for k, v in beams.items()),
+                       key=lambda r: -r[1])
+        results.append([r for r in final if r[1] > neg][:beam_size])
+    return results if batched else results[0]
