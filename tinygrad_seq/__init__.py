@@ -24,7 +24,7 @@ from . import functional, nn, viz  # noqa: E402  (after the Tensor API is attach
 from .io import load, save  # noqa: E402  (ts.save / ts.load, no pickle)
 from .safetensors_io import (load_safetensors, load_safetensors_metadata,  # noqa: E402
                               save_safetensors)
-from . import optim, sparse, word2vec  # noqa: E402
+from . import decoding, metrics, optim, sparse, word2vec  # noqa: E402
 
 bool = bool_  # noqa: A001  ts.bool as in PyTorch
 concat = cat

@@ -9,3 +9,4 @@ from .embedding import cosine_similarity, embedding, one_hot
 from .losses import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy,
                      mse_loss, nll_loss)
 from .normalization import layer_norm
+from .ctc import ctc_loss

@@ -7,7 +7,7 @@ from .containers import ModuleList, Sequential
 from .dropout import Dropout
 from .embedding import Embedding
 from .linear import Linear
-from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
+from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, CTCLoss, MSELoss, NLLLoss
 from .module import Module, Parameter
 from .normalization import LayerNorm
 from .positional import PositionalEncoding
