@@ -51,12 +51,14 @@ class Word2Vec:
     vocabulary and trains at once; otherwise call ``build_vocab`` and ``train``.
 
     ``batch_words``: raw tokens per job, as gensim: the learning rate is constant within
-    a job and decays between jobs. ``batch_examples`` (not in gensim): examples per SGD
-    step ((center, context) pairs in skip-gram, center words in CBOW); the job's examples are trained in steps of that many, in order. The
+    a job and decays between jobs. ``batch_examples`` (not in gensim): the largest number
+    of examples per SGD step ((center, context) pairs in skip-gram, center words in
+    CBOW); the job's examples are trained in steps of ``step_examples()``, in order. The
     examples of one step all see the weights from before it and a row used by several
-    of them gets the sum of their updates, so a step must stay small next to the
-    vocabulary (a row repeated hundreds of times in one step makes SGD diverge where
-    word2vec's one-example steps would not). ``shared_negatives`` (not in gensim;
+    of them gets the sum of their updates, so ``max_pair_repeats`` (not in gensim,
+    default 4; None: no bound) lowers the step until no (input, output) pair of rows
+    expects more than that many updates in it (see ``step_examples``): small
+    vocabularies get small steps, real text keeps ``batch_examples``. ``shared_negatives`` (not in gensim;
     skip-gram only): one draw of ``negative`` words per center word, shared by all
     the context words of its window (Ji et al. 2016, "Parallelizing Word2Vec in
     Shared and Distributed Memory"), which turns a window's updates into small matrix
