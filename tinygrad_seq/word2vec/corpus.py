@@ -32,13 +32,24 @@ class CorpusFile:
     LineSentence)."""
 
     def __init__(self, path):
-        self.path = os.fspath(path)
-        if not os.path.isfile(self.path):
+        if not isinstance(path, (str, bytes, os.PathLike)):
+            raise TypeError(f"word2vec: corpus_file must be a path (str or os.PathLike), got "
+                            f"{type(path).__name__} {path!r}")
+        self.path = os.fsdecode(path)
+        if not os.path.exists(self.path):
             raise FileNotFoundError(f"word2vec: corpus_file {self.path!r} does not exist")
+        if not os.path.isfile(self.path):
+            raise ValueError(f"word2vec: corpus_file {self.path!r} is not a regular file")
 
     def __iter__(self):
-        with open(self.path, encoding="utf-8") as f:
-            for line in f:
+        # bytes, decoded line by line: a bad byte is reported with its file and line
+        with open(self.path, "rb") as f:
+            for lineno, raw in enumerate(f, 1):
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as e:
+                    raise ValueError(f"word2vec: corpus_file {self.path!r}: line {lineno}: not "
+                                     f"valid utf-8 ({e.reason} at byte {e.start})") from None
                 tokens = line.split()
                 for i in range(0, len(tokens), MAX_SENTENCE_LENGTH):
                     yield tokens[i:i + MAX_SENTENCE_LENGTH]

@@ -15,8 +15,13 @@ Evaluation: ``evaluate_word_pairs`` returns ((pearson, p), (spearman, p), oov_ra
 percent) as gensim; the p-values come from scipy when it is installed, else they are NaN.
 """
 import math
+import numbers
+import os
+import re
 
 import numpy as np
+
+from ..io import _atomic_write
 
 
 class KeyedVectors:
@@ -130,6 +135,13 @@ class KeyedVectors:
         return self._top(dists, exclude, topn)
 
     def _top(self, scores, exclude, topn):
+        # gensim's rule: topn=None gives every score (handled by the callers), an int
+        # below 1 an empty list
+        if not isinstance(topn, numbers.Integral) or isinstance(topn, bool):
+            raise TypeError(f"most_similar: topn must be an int or None, got "
+                            f"{type(topn).__name__} {topn!r}")
+        if topn < 1:
+            return []
         k = min(len(scores), topn + len(exclude))
         if k <= 0:
             return []
@@ -273,80 +285,50 @@ class KeyedVectors:
     # ---- word2vec formats
     def save_word2vec_format(self, fname, binary=False, write_header=True):
         """Write the word2vec C tool's text (binary=False) or binary format (see the
-        module docstring). Keys must be non-empty and contain no whitespace."""
+        module docstring). Keys must be non-empty and contain no whitespace. The write
+        is atomic, as ``ts.save``'s: a temporary file next to `fname`, renamed over it
+        once complete, so an interrupted save leaves the previous file intact."""
         for k in self.index_to_key:
-            if not isinstance(k, str) or not k or any(ch.isspace() for ch in k):
+            if not isinstance(k, str) or not k or any(ch.isspace() for ch in k) or "\0" in k:
                 raise ValueError(f"save_word2vec_format: key {k!r} cannot be written (keys "
-                                 "must be non-empty strings without whitespace)")
+                                 "must be non-empty strings without whitespace or NUL)")
+        if not isinstance(fname, (str, bytes, os.PathLike)):
+            raise TypeError(f"save_word2vec_format: fname must be a path, got "
+                            f"{type(fname).__name__}")
+        _atomic_write(os.fsdecode(fname), lambda f: self._write_word2vec(f, binary, write_header))
+
+    def _write_word2vec(self, f, binary, write_header):
         V, D = self.vectors.shape
-        with open(fname, "wb") as f:
-            if write_header:
-                f.write(f"{V} {D}\n".encode("utf8"))
-            if binary:
-                data = self.vectors.astype("<f4")
-                for k, row in zip(self.index_to_key, data):
-                    f.write(k.encode("utf8") + b" " + row.tobytes() + b"\n")
-            else:
-                for k, row in zip(self.index_to_key, self.vectors):
-                    f.write((k + " " + " ".join(map(str, row)) + "\n").encode("utf8"))
+        if write_header:
+            f.write(f"{V} {D}\n".encode("utf8"))
+        if binary:
+            data = self.vectors.astype("<f4")
+            for k, row in zip(self.index_to_key, data):
+                f.write(k.encode("utf8") + b" " + row.tobytes() + b"\n")
+        else:
+            for k, row in zip(self.index_to_key, self.vectors):
+                f.write((k + " " + " ".join(map(str, row)) + "\n").encode("utf8"))
 
     @classmethod
     def load_word2vec_format(cls, fname, binary=False, encoding="utf8", limit=None):
-        """Read a file in the word2vec C tool's text or binary format. A malformed file
-        raises ValueError naming the file, the line (text) or the entry (binary) and the
-        reason."""
+        """Read a file in the word2vec C tool's text or binary format; ``limit``: read
+        at most that many vectors (None, or 0 as in gensim, reads them all). A malformed
+        file raises ValueError naming the file, the line (text) or the entry (binary)
+        and the reason: a header whose count and dimension do not fit in the file's
+        size (nothing is allocated from the header alone), a text file whose last line
+        does not end with a newline (the writers always end one: the file was cut), a
+        binary word holding NUL or whitespace (a wrong dimension in the header)."""
+        if limit is not None and (not isinstance(limit, numbers.Integral)
+                                  or isinstance(limit, bool)):
+            raise TypeError(f"load_word2vec_format: limit must be an int or None, got "
+                            f"{type(limit).__name__} {limit!r}")
+        if limit is not None and limit < 0:
+            raise ValueError(f"load_word2vec_format: limit must be >= 0 (or None), got {limit}")
         with open(fname, "rb") as f:
-            header = f.readline()
-            try:
-                count, dim = (int(x) for x in header.decode(encoding).split())
-                if count < 0 or dim < 1:
-                    raise ValueError
-            except ValueError:
-                raise ValueError(f"{fname}: line 1: the header must be '<count> <dim>' (two "
-                                 f"positive integers), got {header[:80]!r}") from None
-            n = count if limit is None else min(count, int(limit))
-            keys, vectors = [], np.zeros((n, dim), dtype=np.float32)
-            if binary:
-                width = 4 * dim
-                for i in range(n):
-                    word = bytearray()
-                    while True:
-                        ch = f.read(1)
-                        if ch == b"":
-                            raise ValueError(f"{fname}: entry {i + 1} (of {count}): the file "
-                                             "ends inside a word; expected '<word> ' then "
-                                             f"{width} bytes")
-                        if ch == b" ":
-                            break
-                        if ch != b"\n" or word:
-                            word += ch
-                    raw = f.read(width)
-                    if len(raw) != width:
-                        raise ValueError(f"{fname}: entry {i + 1} (of {count}, word "
-                                         f"{bytes(word)[:40]!r}): expected {width} bytes of "
-                                         f"float32 values, the file ends after {len(raw)}")
-                    if not word:
-                        raise ValueError(f"{fname}: entry {i + 1} (of {count}): empty word")
-                    keys.append(cls._decode(word, fname, f"entry {i + 1}", encoding))
-                    vectors[i] = np.frombuffer(raw, dtype="<f4")
-            else:
-                for i in range(n):
-                    lineno = i + 2
-                    line = f.readline()
-                    if not line:
-                        raise ValueError(f"{fname}: line {lineno}: the file ends after {i} "
-                                         f"vectors, the header announced {count}")
-                    parts = cls._decode(line, fname, f"line {lineno}", encoding).split()
-                    if len(parts) != dim + 1:
-                        raise ValueError(f"{fname}: line {lineno}: expected a word and {dim} "
-                                         f"numbers, got {len(parts)} fields")
-                    try:
-                        vectors[i] = [float(x) for x in parts[1:]]
-                    except ValueError:
-                        bad = next(x for x in parts[1:] if not _is_float(x))
-                        raise ValueError(f"{fname}: line {lineno}: {bad!r} is not a "
-                                         "number") from None
-                    keys.append(parts[0])
+            count, dim = _read_header(f, fname, encoding)
+            n = count if not limit else min(count, int(limit))
+            read = _read_binary_vectors if binary else _read_text_vectors
+            keys, vectors = read(f, fname, encoding, n, count, dim)
         if len(set(keys)) != len(keys):
             seen = set()
             dup = next(k for k in keys if k in seen or seen.add(k))
@@ -368,6 +350,106 @@ def _is_float(x):
     except ValueError:
         return False
 
+
+
+_HEADER = re.compile(rb"\s*(\d{1,19})[ \t]+(\d{1,19})\s*")
+_WORD_BREAKERS = frozenset(b"\0\t\n\v\f\r ")     # never inside a word the writers write
+
+
+def _read_header(f, fname, encoding):
+    """(count, dim) from the header line: two decimal integers, dim >= 1."""
+    header = f.readline(256)
+    m = _HEADER.fullmatch(header)
+    if m is None or int(m.group(2)) < 1:
+        raise ValueError(f"{fname}: line 1: the header must be '<count> <dim>' (a count >= 0 "
+                         f"and a dimension >= 1), got {header[:80]!r}")
+    return int(m.group(1)), int(m.group(2))
+
+
+def _bytes_left(f):
+    return os.fstat(f.fileno()).st_size - f.tell()
+
+
+def _vector_table(f, n, dim, min_entry_bytes):
+    """The (rows, dim) float32 table for n vectors, with no more rows than the rest of
+    the file can hold (each entry takes at least `min_entry_bytes`): a forged header
+    count or dimension allocates nothing beyond what the file's size allows, and the
+    reader then fails at the line where the file ends."""
+    rows = min(n, _bytes_left(f) // min_entry_bytes)     # at most 2x the file's size
+    return np.empty((rows, dim), dtype=np.float32)
+
+
+def _stored(vectors, i, row):
+    """vectors with row i set (grown if a file held more than its size promised)."""
+    if i >= vectors.shape[0]:
+        vectors = np.concatenate([vectors, np.empty((max(1, i), vectors.shape[1]),
+                                                    dtype=np.float32)])
+    vectors[i] = row
+    return vectors
+
+
+def _read_text_vectors(f, fname, encoding, n, count, dim):
+    keys, vectors = [], _vector_table(f, n, dim, 2 + 2 * dim)    # "w 0 ... 0\n" at least
+    for i in range(n):
+        lineno = i + 2
+        line = f.readline(_bytes_left(f) + 1)
+        if not line:
+            raise ValueError(f"{fname}: line {lineno}: the file ends after {i} vectors, the "
+                             f"header announced {count}")
+        if not line.endswith(b"\n"):
+            raise ValueError(f"{fname}: line {lineno}: the file ends inside the line (no final "
+                             "newline; the file was cut)")
+        parts = KeyedVectors._decode(line, fname, f"line {lineno}", encoding).split()
+        if len(parts) != dim + 1:
+            raise ValueError(f"{fname}: line {lineno}: expected a word and {dim} numbers, got "
+                             f"{len(parts)} fields")
+        try:
+            vectors = _stored(vectors, i, [float(x) for x in parts[1:]])
+        except ValueError:
+            bad = next(x for x in parts[1:] if not _is_float(x))
+            raise ValueError(f"{fname}: line {lineno}: {bad!r} is not a number") from None
+        keys.append(parts[0])
+    return keys, vectors[:len(keys)]
+
+
+def _read_binary_word(f, fname, i, count, width):
+    """The bytes of entry i's word: up to the space, after the newline that may end the
+    previous vector."""
+    word = bytearray()
+    while True:
+        ch = f.read(1)
+        if ch == b"":
+            raise ValueError(f"{fname}: entry {i + 1} (of {count}): the file ends inside a "
+                             f"word; expected '<word> ' then {width} bytes")
+        if ch == b" ":
+            break
+        if ch == b"\n" and not word:
+            continue
+        if ch[0] in _WORD_BREAKERS or len(word) >= 4096:
+            raise ValueError(f"{fname}: entry {i + 1} (of {count}): byte {ch!r} after "
+                             f"{bytes(word)[:40]!r} cannot be in a word (is the dimension in "
+                             "the header right?)" if ch[0] in _WORD_BREAKERS else
+                             f"{fname}: entry {i + 1} (of {count}): a word of over 4096 bytes "
+                             "(is the dimension in the header right?)")
+        word += ch
+    if not word:
+        raise ValueError(f"{fname}: entry {i + 1} (of {count}): empty word")
+    return word
+
+
+def _read_binary_vectors(f, fname, encoding, n, count, dim):
+    keys, width = [], 4 * dim
+    vectors = _vector_table(f, n, dim, 2 + width)                   # "w " and the floats
+    for i in range(n):
+        word = _read_binary_word(f, fname, i, count, width)
+        raw = f.read(min(width, _bytes_left(f)))     # never a buffer the file cannot fill
+        if len(raw) != width:
+            raise ValueError(f"{fname}: entry {i + 1} (of {count}, word {bytes(word)[:40]!r}): "
+                             f"expected {width} bytes of float32 values, the file ends after "
+                             f"{len(raw)}")
+        keys.append(KeyedVectors._decode(word, fname, f"entry {i + 1}", encoding))
+        vectors = _stored(vectors, i, np.frombuffer(raw, dtype="<f4"))
+    return keys, vectors[:len(keys)]
 
 # ---- correlations (no scipy needed; p-values from scipy when present)
 

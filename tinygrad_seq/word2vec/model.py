@@ -35,6 +35,8 @@ from ..io import load, save
 from ..modes import no_grad
 from . import corpus as C
 from .keyedvectors import KeyedVectors
+from .saved import SavedModel, file_name
+from .settings import FORMAT_VERSION, SETTING_CHECKS, SETTINGS_OF_VERSION, checked_settings
 
 try:  # optional progress bar
     from tqdm.auto import tqdm as _tqdm
@@ -49,12 +51,14 @@ class Word2Vec:
     vocabulary and trains at once; otherwise call ``build_vocab`` and ``train``.
 
     ``batch_words``: raw tokens per job, as gensim: the learning rate is constant within
-    a job and decays between jobs. ``batch_examples`` (not in gensim): examples per SGD
-    step ((center, context) pairs in skip-gram, center words in CBOW); the job's examples are trained in steps of that many, in order. The
+    a job and decays between jobs. ``batch_examples`` (not in gensim): the largest number
+    of examples per SGD step ((center, context) pairs in skip-gram, center words in
+    CBOW); the job's examples are trained in steps of ``step_examples()``, in order. The
     examples of one step all see the weights from before it and a row used by several
-    of them gets the sum of their updates, so a step must stay small next to the
-    vocabulary (a row repeated hundreds of times in one step makes SGD diverge where
-    word2vec's one-example steps would not). ``shared_negatives`` (not in gensim;
+    of them gets the sum of their updates, so ``max_pair_repeats`` (not in gensim,
+    default 4; None: no bound) lowers the step until no (input, output) pair of rows
+    expects more than that many updates in it (see ``step_examples``): small
+    vocabularies get small steps, real text keeps ``batch_examples``. ``shared_negatives`` (not in gensim;
     skip-gram only): one draw of ``negative`` words per center word, shared by all
     the context words of its window (Ji et al. 2016, "Parallelizing Word2Vec in
     Shared and Distributed Memory"), which turns a window's updates into small matrix
@@ -70,22 +74,16 @@ class Word2Vec:
                  max_vocab_size=None, sg=0, negative=5, ns_exponent=0.75, sample=1e-3,
                  alpha=0.025, min_alpha=0.0001, epochs=5, batch_words=10000, seed=1,
                  progress=True, cbow_mean=1, batch_examples=1024, shared_negatives=True,
-                 fast_path=True, device=None):
-        if (vector_size < 1 or window < 1 or negative < 1 or epochs < 0 or batch_words < 1
-                or batch_examples < 1):
-            raise ValueError(f"Word2Vec: vector_size, window, negative and batch_words must be "
-                             f">= 1 and epochs >= 0 (got vector_size={vector_size}, "
-                             f"window={window}, negative={negative}, epochs={epochs}, "
-                             f"batch_words={batch_words}, batch_examples={batch_examples})")
-        if sg not in (0, 1) or cbow_mean not in (0, 1):
-            raise ValueError(f"Word2Vec: sg and cbow_mean must be 0 or 1, got {sg}, {cbow_mean}")
-        self.vector_size, self.window, self.min_count = int(vector_size), int(window), min_count
-        self.max_vocab_size, self.sg, self.negative = max_vocab_size, int(sg), int(negative)
-        self.ns_exponent, self.sample, self.cbow_mean = ns_exponent, sample, int(cbow_mean)
-        self.alpha, self.min_alpha, self.epochs = float(alpha), float(min_alpha), int(epochs)
-        self.batch_words, self.seed, self.progress = int(batch_words), seed, progress
-        self.batch_examples, self.fast_path = int(batch_examples), bool(fast_path)
-        self.shared_negatives = bool(shared_negatives)
+                 fast_path=True, device=None, max_pair_repeats=4):
+        settings = checked_settings(dict(
+            vector_size=vector_size, window=window, min_count=min_count,
+            max_vocab_size=max_vocab_size, sg=sg, negative=negative, ns_exponent=ns_exponent,
+            sample=sample, alpha=alpha, min_alpha=min_alpha, epochs=epochs,
+            batch_words=batch_words, seed=seed, progress=progress, cbow_mean=cbow_mean,
+            batch_examples=batch_examples, shared_negatives=shared_negatives,
+            fast_path=fast_path, max_pair_repeats=max_pair_repeats))
+        for name, value in settings.items():
+            setattr(self, name, value)
         self.device = device if device is not None else backend.default_device
         self.vocab = None
         self._scratch = _Scratch()
@@ -123,6 +121,7 @@ class Word2Vec:
         V, D = len(vocab), self.vector_size
         self._keep_prob = vocab.keep_probabilities(self.sample)
         self._cum_table = vocab.cum_table(self.ns_exponent)
+        self._pair_rate = self._most_repeated_pair_rate()
         # row V pads the contexts: zero, never updated (padding_idx)
         self.syn0 = nn.Embedding(V + 1, D, padding_idx=V, sparse=True,
                                  _weight=Tensor(syn0, device=self.device))
@@ -132,9 +131,7 @@ class Word2Vec:
         self._sync_wv()
 
     # ---- saving the whole model (gensim's model.save / Word2Vec.load)
-    _SAVED = ("vector_size", "window", "min_count", "max_vocab_size", "sg", "negative",
-              "ns_exponent", "sample", "alpha", "min_alpha", "epochs", "batch_words", "seed",
-              "progress", "cbow_mean", "batch_examples", "shared_negatives", "fast_path")
+    _SAVED = SETTINGS_OF_VERSION[FORMAT_VERSION]     # the settings a save holds
 
     def save(self, path):
         """Save the whole model (settings, vocabulary and counts, both tables, the
@@ -144,8 +141,8 @@ class Word2Vec:
         ``model.wv.save_word2vec_format``."""
         if self.vocab is None:
             raise RuntimeError("Word2Vec.save: nothing to save before build_vocab")
-        save({"format": "tinygrad_seq.word2vec", "version": 1,
-              "settings": {k: getattr(self, k) for k in self._SAVED},
+        save({"format": "tinygrad_seq.word2vec", "version": FORMAT_VERSION,
+              "settings": {k: getattr(self, k) for k in SETTINGS_OF_VERSION[FORMAT_VERSION]},
               "index_to_key": list(self.vocab.index_to_key), "counts": self.vocab.counts,
               "total_words": self.vocab.total_words, "syn0": self.syn0.weight.array,
               "syn1neg": self.syn1neg.weight.array, "train_count": self.train_count,
@@ -154,19 +151,17 @@ class Word2Vec:
     @classmethod
     def load(cls, path, device=None):
         """A model saved by ``save``, on `device` (default: the framework's default);
-        train() on it needs the corpus again (``sentences=`` or ``corpus_file=``)."""
-        obj = load(path, device="cpu")
-        if not (isinstance(obj, dict) and obj.get("format") == "tinygrad_seq.word2vec"):
-            raise SerializationError(f"Word2Vec.load: {path!r} is a tinygrad_seq save but not a "
-                                     "Word2Vec model (saved with model.save)")
-        if obj.get("version") != 1:
-            raise SerializationError(f"Word2Vec.load: {path!r} has version "
-                                     f"{obj.get('version')!r}; this version reads 1")
-        model = cls(device=device, **obj["settings"])
-        vocab = C.Vocabulary(obj["index_to_key"], obj["counts"].numpy(), obj["total_words"])
-        model._set_tables(vocab, obj["syn0"].numpy(), obj["syn1neg"].numpy())
-        model.train_count = obj["train_count"]
-        model._rng.bit_generator.state = obj["rng"]
+        train() on it needs the corpus again (``sentences=`` or ``corpus_file=``).
+        Every field is checked before anything is built: a file that is not an intact
+        Word2Vec save raises ``ts.SerializationError`` naming the file and the field.
+        Files of an older format version load (settings added since take their
+        defaults); a newer version is refused."""
+        name = file_name(path)
+        saved = SavedModel(load(path, device="cpu"), name)
+        model = cls(device=device, **saved.settings)
+        model._set_tables(saved.vocabulary, saved.syn0, saved.syn1neg)
+        model.train_count = saved.train_count
+        model._rng.bit_generator.state = saved.rng
         return model
 
     def _sync_wv(self):
@@ -325,17 +320,43 @@ class Word2Vec:
         return loss
 
     # ---- training
+    def _most_repeated_pair_rate(self):
+        """The expected number of times, per example, that the most frequent (input row,
+        output row) pair is updated: max_j P(input j) * max_i (P(positive i) + negative
+        P(negative i)), with the frequencies of the words kept by subsampling. A CBOW
+        example counts its input words once, not once per context word: with
+        ``cbow_mean`` each of them moves the logit by 1/n of what it would alone; with
+        the sum (``cbow_mean=0``) it counts the expected window+1 context words."""
+        counts = self.vocab.counts * self._keep_prob
+        p = counts / max(counts.sum(), 1e-300)
+        q = self.vocab.negative_distribution(self.ns_exponent)
+        inputs = float(p.max()) * (self.window + 1 if not self.sg and not self.cbow_mean else 1)
+        return inputs * float((p + self.negative * q).max())
+
+    def step_examples(self):
+        """Examples per SGD step: ``batch_examples``, lowered (never below 1) so that no
+        (input row, output row) pair expects more than ``max_pair_repeats`` updates in one
+        step. The examples of a step all see the weights from before it, so a pair that
+        repeats n times gets one update n times as large, where sequential SGD would
+        have seen its error shrink after each: on a 12-word vocabulary a 1024-example
+        step repeats a pair about 40 times and learns nothing, while real text (a few
+        thousand words or more, subsampled) stays far below the bound and keeps its
+        full steps. ``max_pair_repeats=None`` turns the bound off."""
+        if self.max_pair_repeats is None or self.vocab is None or self._pair_rate <= 0:
+            return self.batch_examples
+        bound = int(self.max_pair_repeats / self._pair_rate)
+        return max(1, min(self.batch_examples, bound))
+
     def _step_bounds(self, inputs):
-        """Where the steps of a job start and end: every ``batch_examples`` examples, in
+        """Where the steps of a job start and end: every ``step_examples()`` examples, in
         skip-gram counted in (center, context) pairs, so that a step holds about as many
         updates with shared negatives (a center and its whole window) as without."""
-        m = inputs.shape[0]
+        m, size = inputs.shape[0], self.step_examples()
         if m and self.sg and inputs.ndim == 2 and inputs.shape[1] > 1:
             pairs = (inputs != len(self.vocab)).sum(axis=1).cumsum()
-            cuts = pairs.searchsorted(range(self.batch_examples, int(pairs[-1]),
-                                            self.batch_examples)) + 1
+            cuts = pairs.searchsorted(range(size, int(pairs[-1]), size)) + 1
             return [0] + sorted(set(cuts.tolist()) - {m}) + [m]
-        return list(range(0, m, self.batch_examples)) + [m]
+        return list(range(0, m, size)) + [m]
 
     def train(self, sentences=None, corpus_file=None, epochs=None, start_alpha=None,
               end_alpha=None, progress=None):
@@ -355,9 +376,11 @@ class Word2Vec:
             corpus = sentences if isinstance(sentences, C.CorpusFile) else \
                 C.corpus_iterable(sentences, corpus_file)
         self._corpus = corpus
-        epochs = self.epochs if epochs is None else int(epochs)
-        a0 = self.alpha if start_alpha is None else float(start_alpha)
-        a1 = self.min_alpha if end_alpha is None else float(end_alpha)
+        epochs = self.epochs if epochs is None else SETTING_CHECKS["epochs"]("epochs", epochs)
+        a0 = self.alpha if start_alpha is None else \
+            SETTING_CHECKS["alpha"]("start_alpha", start_alpha)
+        a1 = self.min_alpha if end_alpha is None else \
+            SETTING_CHECKS["min_alpha"]("end_alpha", end_alpha)
         show = self.progress if progress is None else progress
         total = self.vocab.total_words
         bar = _tqdm(total=epochs * total, unit="word", unit_scale=True, desc="word2vec") \
