@@ -36,7 +36,7 @@ The format
     extension is added); ``.tsz`` is only a suggestion. A binary file object (such as
     ``io.BytesIO``) works in place of a path for both functions.
 
-Safety: nothing is ever unpickled
+Safety: nothing is ever unpickled, nothing is allocated that the file does not hold
     ``ts.load`` reads the JSON and the raw array bytes and nothing else: a .npy member
     holding Python objects (which only pickle can rebuild), a pickle file,
     ``torch.save`` output, a plain .npz, a truncated or corrupted file, a member that
@@ -44,11 +44,43 @@ Safety: nothing is ever unpickled
     ``ts.SerializationError`` (a ``TinygradSeqError`` and ``ValueError``) naming the file
     and the reason. A missing file raises FileNotFoundError as usual.
 
-Atomic writes
+    Hostile files are refused the same way, before anything large is allocated: a
+    compressed or encrypted member (``ts.save`` stores; inflating is how a small file
+    becomes gigabytes), a name twice in the archive, a key twice in a JSON object or in
+    a dict, declared sizes that disagree with the bytes stored, members that run past
+    the end of the file or overlap, shapes NumPy cannot hold (over 64 dims, over 2**63
+    bytes), integers of thousands of digits. So what ts.load allocates for the arrays is
+    bounded by the file's size (twice it, briefly, for an array stored in the other
+    byte order), plus the Python objects of the JSON structure. Every
+    member carries a CRC-32 that is checked, so a damaged file is refused, not loaded
+    as different values. A path must name a regular file (a device such as /dev/zero,
+    a named pipe, a socket are refused before reading), and a file object must be
+    seekable (a zip archive's directory is at its end: read a stream into io.BytesIO).
+    The structure's ``version`` must be an integer; a version newer than this
+    tinygrad_seq reads is refused as such (upgrade), older ones load.
+
+Atomic writes, and what a hard kill leaves
     ``ts.save(obj, path)`` writes to a temporary file in the same directory, flushes and
-    fsyncs it, then renames it over `path` (``os.replace``). A crash or an exception in
-    the middle of a save leaves the old file untouched and no temporary file behind.
-    An existing file keeps its permissions; a new one gets the usual umask ones.
+    fsyncs it, then renames it over `path` (``os.replace``) and fsyncs the directory. An
+    exception in the middle of a save leaves the old file untouched and no temporary
+    file behind. An existing file keeps its permissions; a new one gets the usual umask
+    ones.
+
+    A hard stop (SIGKILL, the OOM killer, a power cut) cannot run any cleanup. It leaves
+    `path` as it was or, once the rename is done, the complete new file, never a partial
+    one; and, if it came before the rename, the temporary file
+    ``.<name>.<pid>-<tag>-<random>.tmp`` next to `path`, up to the size of the
+    checkpoint (``<pid>`` is the writer's process id, ``<tag>`` names its host and PID
+    namespace). Each save of `path` first removes those temporaries of `path` whose
+    writer, on this host and in this PID namespace, no longer exists; it never removes
+    a live writer's (a concurrent save of the same path) nor another path's, nor one
+    written elsewhere (another host on a network file system, another container), nor
+    the ``.<name>.<random>.tmp`` of tinygrad_seq versions before the PID was in the
+    name: remove those by hand. Until a later save of the same path runs, a killed
+    writer's temporary stays. The same holds for ``ts.save_safetensors`` and
+    ``Word2Vec.save``, which write through the same code. With a power cut, the file
+    systems' usual caveat applies: the rename is durable once the directory's fsync
+    returns (where the OS allows one).
 
 Importing PyTorch weights
     tinygrad_seq.nn uses torch.nn's parameter names and shapes, so a PyTorch state dict

@@ -31,12 +31,21 @@ dtypes
 
 Safety
     Only JSON and raw bytes are read, nothing is unpickled. A truncated file, a header
-    size beyond the end of the file, a header that is not UTF-8 JSON, an unknown dtype,
-    a shape that disagrees with the byte range, offsets that overlap or leave gaps,
-    metadata that is not str to str, a name that appears twice: each raises a
-    ``ts.SerializationError`` naming the file and what is wrong. Writing is atomic, as
-    for ``ts.save`` (temporary file, fsync, rename). A binary file object (such as
-    ``io.BytesIO``) works in place of a path for both functions.
+    size beyond the end of the file or over 100 MB (the reference's limit), a header
+    that is not UTF-8 JSON (integers of thousands of digits included), an unknown
+    dtype, a shape NumPy cannot hold (over 64 dims, over 2**63 bytes, even with a zero
+    dim), a shape that disagrees with the byte range, offsets that overlap or leave
+    gaps, metadata that is not str to str, a name that appears twice: each raises a
+    ``ts.SerializationError`` naming the file and what is wrong. The ranges are checked
+    against the file's size before any data is read, so what is allocated is bounded by
+    the file's size (twice it for BF16, which becomes float32). The format has no checksum: a changed byte of tensor data loads
+    as a changed value (only ``ts.save``'s format detects that). A path must name a
+    regular file (a device such as /dev/zero, a named pipe are refused before
+    reading); an unseekable stream (a pipe) loads, read in bounded chunks, so a size it
+    does not deliver costs no memory. Writing is atomic, as for ``ts.save`` (temporary
+    file, fsync, rename; what a hard kill can leave is said in tinygrad_seq.io's
+    docstring). A binary file object (such as ``io.BytesIO``) works in place of a path
+    for both functions.
 """
 import json
 import os

@@ -14,15 +14,12 @@ HYPOTHESIS_PROFILE=thorough, many more (see tests/conftest.py).
 import io
 import json
 import os
-import stat
 import struct
-import sys
-import zipfile
 import zlib
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import given, strategies as st
 
 import tinygrad_seq as ts
 from harness import (NamedBytes, check_hostile_load, forge_zip, local_header, run_python,
@@ -284,3 +281,204 @@ def test_11_a_duplicate_structure_member_is_refused():
 def test_11_duplicate_keys_are_refused(text, match):
     refused(ts.load, forge_zip([{"name": "tinygrad_seq.json", "data": text}]),
             r"hostile\.bin: .*" + match)
+
+
+# ================================================================ mutations of valid files
+
+def small_checkpoint():
+    """A small save exercising every tag: nested dict with int keys, tuple, list, a
+    tied array, requires_grad, several dtypes, a non-finite float (about 1.5 KB)."""
+    w = np.arange(6, dtype=np.float32).reshape(2, 3)
+    return {"model": {"w": ts.tensor(w, requires_grad=True), "b": np.array([1.5, -2.0]),
+                      0: np.array(True), "tied": w},
+            "meta": ("step", 7, [None, float("inf"), "x"]),
+            "ints": np.array([[1, 2], [3, 4]], np.int16)}
+
+
+def as_saved(obj):
+    """What ts.load gives back for `obj`, with Tensors as NumPy arrays (for comparing)."""
+    return ts.load(io.BytesIO(saved_bytes(obj)))
+
+
+CHECKPOINT = saved_bytes(small_checkpoint())
+EXPECTED = as_saved(small_checkpoint())
+SAFETENSORS = safetensors_bytes({"w": np.arange(6, dtype=np.float32).reshape(2, 3),
+                                 "b": np.array([1.5, -2.0]), "flag": np.array([True, False]),
+                                 "e": np.zeros((0, 3), np.int8)}, metadata={"epoch": "3"})
+
+
+def same_as_expected(a, b):
+    """Deep equality for two ts.load results (Tensors by dtype, shape, requires_grad and
+    bytes; tuples and lists kept apart; nan equal to nan)."""
+    if isinstance(b, ts.Tensor):
+        return (isinstance(a, ts.Tensor) and a.dtype == b.dtype and a.shape == b.shape
+                and a.requires_grad == b.requires_grad and a.numpy().tobytes() == b.numpy().tobytes())
+    if type(a) is not type(b):
+        return False
+    if isinstance(b, dict):
+        return list(a) == list(b) and all(same_as_expected(a[k], b[k]) for k in b)
+    if isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(same_as_expected(x, y) for x, y in zip(a, b))
+    return a == b or (a != a and b != b)
+
+
+def load_checkpoint(data, label):
+    return check_hostile_load(ts.load, data, name="fuzzed.tsz", expected=EXPECTED,
+                              same=same_as_expected, label=label)
+
+
+def load_safetensors(data, label):
+    # no checksum: a changed data byte loads as a changed value, so no `same` here
+    return check_hostile_load(ts.load_safetensors, data, name="fuzzed.safetensors",
+                              label=label)
+
+
+def test_the_pristine_files_load():
+    assert load_checkpoint(CHECKPOINT, "ts.load: the pristine file") == "loaded"
+    assert load_safetensors(SAFETENSORS, "load_safetensors: the pristine file") == "loaded"
+
+
+def test_ts_load_refuses_every_truncation():
+    for n in range(len(CHECKPOINT)):
+        assert load_checkpoint(CHECKPOINT[:n], "ts.load: truncation") == "refused", n
+
+
+def test_load_safetensors_refuses_every_truncation():
+    for n in range(len(SAFETENSORS)):
+        assert load_safetensors(SAFETENSORS[:n], "load_safetensors: truncation") == "refused", n
+
+
+def flips(size):
+    return st.lists(st.tuples(st.integers(0, size - 1), st.integers(1, 255)), min_size=1,
+                    max_size=8)
+
+
+def flipped(data, changes):
+    out = bytearray(data)
+    for where, mask in changes:
+        out[where] ^= mask
+    return bytes(out)
+
+
+@given(flips(len(CHECKPOINT)))
+def test_ts_load_byte_flips(changes):
+    load_checkpoint(flipped(CHECKPOINT, changes), "ts.load: byte flips")
+
+
+@given(flips(len(SAFETENSORS)))
+def test_load_safetensors_byte_flips(changes):
+    load_safetensors(flipped(SAFETENSORS, changes), "load_safetensors: byte flips")
+
+
+# sizes a forger would try: around the true ones, the 32-bit and ZIP64 edges, huge
+SIZES = st.one_of(st.integers(0, 4096), st.sampled_from(
+    [2 ** 31 - 1, 2 ** 31, 2 ** 32 - 2, 2 ** 32 - 1, 2 ** 32, 2 ** 38, 2 ** 62, 2 ** 64 - 1]))
+
+
+@given(st.data())
+def test_ts_load_forged_zip_sizes(data):
+    members = zip_members(CHECKPOINT)
+    i = data.draw(st.integers(0, len(members) - 1), label="member")
+    forged = dict(members[i])
+    for field in data.draw(st.sets(st.sampled_from(["file_size", "compress_size", "crc"]),
+                                   min_size=1), label="fields"):
+        forged[field] = data.draw(SIZES if field != "crc" else st.integers(0, 2 ** 32 - 1),
+                                  label=field)
+    members[i] = forged
+    load_checkpoint(forge_zip(members), "ts.load: forged zip sizes")
+
+
+DIMS = st.one_of(st.integers(0, 8), st.sampled_from([2 ** 31, 2 ** 32, 2 ** 62, 2 ** 63,
+                                                     2 ** 64, 10 ** 30]))
+DESCRS = st.sampled_from(["<f4", "<f8", ">f4", "|b1", "<i2", "<u8", "<c8", "<f2", "|O", "<U3",
+                          "|V8", "<M8[s]", "[('a', '<f4')]", "<f4 ", "", "f" * 100])
+
+
+@given(st.data())
+def test_ts_load_crafted_npy_headers(data):
+    """A member's .npy header replaced by a crafted one (descr, shape, order, padding,
+    version), the structure agreeing with it or not, CRCs intact."""
+    members = zip_members(CHECKPOINT)
+    tensor_members = [i for i, m in enumerate(members) if m["name"].endswith(".npy")]
+    i = data.draw(st.sampled_from(tensor_members), label="member")
+    shape = tuple(data.draw(st.lists(DIMS, max_size=70), label="shape"))
+    descr = data.draw(DESCRS, label="descr")
+    body = data.draw(st.binary(max_size=64), label="data")
+    header = npy(descr, shape, body, fortran=data.draw(st.booleans()))
+    if data.draw(st.booleans(), label="damage the header text"):
+        cut = data.draw(st.integers(len(NPY_MAGIC), len(header) - 1))
+        header = header[:cut] + data.draw(st.binary(min_size=1, max_size=8)) + header[cut + 1:]
+    members[i] = dict(members[i], data=header)
+    if data.draw(st.booleans(), label="structure agrees"):
+        doc = json.loads(members[0]["data"])
+        try:
+            dtype = np.dtype(descr).name
+        except TypeError:
+            dtype = descr
+        _retag(doc["object"], members[i]["name"], dtype, list(shape))
+        members[0] = dict(members[0], data=json.dumps(doc).encode())
+    outcome = check_hostile_load(ts.load, forge_zip(members), name="fuzzed.tsz",
+                                 label="ts.load: crafted .npy headers")
+    assert outcome == "refused" or np.dtype(descr).kind in "biufc"
+
+
+def _retag(node, member, dtype, shape):
+    if isinstance(node, dict):
+        if node.get("$tensor") == member:
+            node["dtype"], node["shape"] = dtype, shape
+        for v in node.values():
+            _retag(v, member, dtype, shape)
+    elif isinstance(node, list):
+        for v in node:
+            _retag(v, member, dtype, shape)
+
+
+JSON_LEAVES = st.one_of(st.none(), st.booleans(), st.integers(-2 ** 70, 2 ** 70),
+                        st.floats(allow_nan=False), st.text(max_size=8))
+TAGS = st.sampled_from(["$tensor", "$dict", "$tuple", "$float", "dtype", "shape",
+                        "requires_grad", "format", "version", "object", "x"])
+JSON_TREES = st.recursive(JSON_LEAVES, lambda inner: st.one_of(
+    st.lists(inner, max_size=4), st.dictionaries(TAGS, inner, max_size=4),
+    st.builds(lambda m, d, s: {"$tensor": m, "dtype": d, "shape": s},
+              st.sampled_from(["tensors/0.npy", "tensors/1.npy", "tensors/9.npy", "x"]),
+              st.sampled_from(["float32", "float64", "int16", "bool", "object", "x"]),
+              st.lists(DIMS, max_size=4))), max_leaves=20)
+
+
+@given(JSON_TREES, st.sampled_from([0, 1, 2, True, "1", None]))
+def test_ts_load_crafted_structures(tree, version):
+    members = zip_members(CHECKPOINT)
+    doc = {"format": "tinygrad_seq", "version": version, "object": tree}
+    members[0] = dict(members[0], data=json.dumps(doc).encode())
+    check_hostile_load(ts.load, forge_zip(members), name="fuzzed.tsz",
+                       label="ts.load: crafted structures")
+
+
+SAFETENSORS_DTYPES = st.sampled_from(["F32", "F64", "BOOL", "I8", "U64", "BF16", "F8_E4M3",
+                                      "C64", "f32", "", "F128"])
+
+
+@given(st.dictionaries(st.text(max_size=6), st.one_of(
+    st.fixed_dictionaries({"dtype": SAFETENSORS_DTYPES, "shape": st.lists(DIMS, max_size=70),
+                           "data_offsets": st.lists(SIZES, min_size=2, max_size=2)}),
+    JSON_TREES), max_size=4), st.binary(max_size=96), st.one_of(st.none(), SIZES))
+def test_load_safetensors_crafted_headers(header, body, declared_size):
+    """Crafted JSON headers over a random buffer, the 8-byte header size true or forged."""
+    text = json.dumps(header).encode()
+    size = len(text) if declared_size is None else declared_size
+    data = struct.pack("<Q", size) + text + body
+    load_safetensors(data, "load_safetensors: crafted headers")
+
+
+@given(st.data())
+def test_load_safetensors_forged_sizes(data):
+    """One tensor's shape or data_offsets forged in the real file's header."""
+    size = struct.unpack("<Q", SAFETENSORS[:8])[0]
+    header = json.loads(SAFETENSORS[8:8 + size])
+    key = data.draw(st.sampled_from(sorted(k for k in header if k != "__metadata__")))
+    field = data.draw(st.sampled_from(["shape", "data_offsets"]))
+    header[key][field] = data.draw(st.lists(SIZES, min_size=0 if field == "shape" else 2,
+                                            max_size=3 if field == "shape" else 2))
+    text = json.dumps(header).encode()
+    load_safetensors(struct.pack("<Q", len(text)) + text + SAFETENSORS[8 + size:],
+                     "load_safetensors: forged sizes")
