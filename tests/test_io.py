@@ -373,7 +373,12 @@ def _tensor_tag(member="tensors/0.npy", dtype="float64", shape=(3,)):
     ("{not json", [], "is not valid JSON"),
     ({"format": "other", "version": 1, "object": 1}, [], "does not describe a tinygrad_seq save"),
     ([1, 2], [], "does not describe a tinygrad_seq save"),
-    (_doc(1) | {"version": 2}, [], "format version 2 is not supported"),
+    (_doc(1) | {"version": 2}, [], "format version 2 was written by a newer tinygrad_seq; "
+                                   "this one reads versions up to 1"),
+    (_doc(1) | {"version": True}, [], "the format version true is not an integer"),
+    (_doc(1) | {"version": "1"}, [], "the format version \"1\" is not an integer"),
+    (_doc(1) | {"version": 0}, [], "format version 0 does not exist"),
+    (_doc(_tensor_tag() | {"requires_grad": "yes"}), [], "malformed tensor entry"),
     (_doc({"$set": [1]}), [], r"unexpected \{\"\$set\": \[1\]\} at obj"),
     (_doc({"$dict": [["a", 1, 2]]}), [], "not a \\[str or int key, value\\] pair"),
     (_doc({"$dict": [[1.5, 1]]}), [], "not a \\[str or int key, value\\] pair"),

@@ -36,7 +36,7 @@ The format
     extension is added); ``.tsz`` is only a suggestion. A binary file object (such as
     ``io.BytesIO``) works in place of a path for both functions.
 
-Safety: nothing is ever unpickled
+Safety: nothing is ever unpickled, nothing is allocated that the file does not hold
     ``ts.load`` reads the JSON and the raw array bytes and nothing else: a .npy member
     holding Python objects (which only pickle can rebuild), a pickle file,
     ``torch.save`` output, a plain .npz, a truncated or corrupted file, a member that
@@ -44,11 +44,43 @@ Safety: nothing is ever unpickled
     ``ts.SerializationError`` (a ``TinygradSeqError`` and ``ValueError``) naming the file
     and the reason. A missing file raises FileNotFoundError as usual.
 
-Atomic writes
+    Hostile files are refused the same way, before anything large is allocated: a
+    compressed or encrypted member (``ts.save`` stores; inflating is how a small file
+    becomes gigabytes), a name twice in the archive, a key twice in a JSON object or in
+    a dict, declared sizes that disagree with the bytes stored, members that run past
+    the end of the file or overlap, shapes NumPy cannot hold (over 64 dims, over 2**63
+    bytes), integers of thousands of digits. So what ts.load allocates for the arrays is
+    bounded by the file's size (twice it, briefly, for an array stored in the other
+    byte order), plus the Python objects of the JSON structure. Every
+    member carries a CRC-32 that is checked, so a damaged file is refused, not loaded
+    as different values. A path must name a regular file (a device such as /dev/zero,
+    a named pipe, a socket are refused before reading), and a file object must be
+    seekable (a zip archive's directory is at its end: read a stream into io.BytesIO).
+    The structure's ``version`` must be an integer; a version newer than this
+    tinygrad_seq reads is refused as such (upgrade), older ones load.
+
+Atomic writes, and what a hard kill leaves
     ``ts.save(obj, path)`` writes to a temporary file in the same directory, flushes and
-    fsyncs it, then renames it over `path` (``os.replace``). A crash or an exception in
-    the middle of a save leaves the old file untouched and no temporary file behind.
-    An existing file keeps its permissions; a new one gets the usual umask ones.
+    fsyncs it, then renames it over `path` (``os.replace``) and fsyncs the directory. An
+    exception in the middle of a save leaves the old file untouched and no temporary
+    file behind. An existing file keeps its permissions; a new one gets the usual umask
+    ones.
+
+    A hard stop (SIGKILL, the OOM killer, a power cut) cannot run any cleanup. It leaves
+    `path` as it was or, once the rename is done, the complete new file, never a partial
+    one; and, if it came before the rename, the temporary file
+    ``.<name>.<pid>-<tag>-<random>.tmp`` next to `path`, up to the size of the
+    checkpoint (``<pid>`` is the writer's process id, ``<tag>`` names its host and PID
+    namespace). Each save of `path` first removes those temporaries of `path` whose
+    writer, on this host and in this PID namespace, no longer exists; it never removes
+    a live writer's (a concurrent save of the same path) nor another path's, nor one
+    written elsewhere (another host on a network file system, another container), nor
+    the ``.<name>.<random>.tmp`` of tinygrad_seq versions before the PID was in the
+    name: remove those by hand. Until a later save of the same path runs, a killed
+    writer's temporary stays. The same holds for ``ts.save_safetensors`` and
+    ``Word2Vec.save``, which write through the same code. With a power cut, the file
+    systems' usual caveat applies: the rename is durable once the directory's fsync
+    returns (where the OS allows one).
 
 Importing PyTorch weights
     tinygrad_seq.nn uses torch.nn's parameter names and shapes, so a PyTorch state dict
@@ -71,7 +103,9 @@ import ast
 import json
 import math
 import os
+import re
 import secrets
+import socket
 import stat
 import struct
 import zipfile
@@ -87,6 +121,9 @@ STRUCTURE = "tinygrad_seq.json"
 _MAGIC = b"\x93NUMPY"
 _KINDS = "biufc"                      # bool, signed/unsigned int, float, complex
 _DATE = (1980, 1, 1, 0, 0, 0)         # fixed timestamps: the same object, the same bytes
+_CHUNK = 4 << 20                      # bytes per read of a member: bounds the extra memory
+MAX_DIMS = 64                         # NumPy's limit on an array's dims (NPY_MAXDIMS)
+_MAX_BYTES = 2 ** 63 - 1              # NumPy indexes bytes with a signed 64-bit integer
 
 
 # ---------------------------------------------------------------- saving
@@ -197,13 +234,71 @@ def _fsync_directory(directory):
         os.close(fd)
 
 
+def _writer_tag():
+    """Tells this host and PID namespace apart from others that may share the
+    directory (a network file system, containers on one volume): a PID is only
+    meaningful there. The namespace's inode where /proc shows it."""
+    try:
+        namespace = str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        namespace = ""
+    return f"{zlib.crc32((socket.gethostname() + '/' + namespace).encode()):08x}"
+
+
+_WRITER = _writer_tag()
+# .<target's name>.<pid>-<writer tag>-<random>.tmp, next to the target
+_TEMPORARY = re.compile(r"(\d{1,10})-([0-9a-f]{8})-[0-9a-f]{12}\.tmp")
+
+
+def _temporary_name(base):
+    return f".{base}.{os.getpid()}-{_WRITER}-{secrets.token_hex(6)}.tmp"
+
+
+def _process_exists(pid):
+    if os.name == "nt":        # os.kill(pid, 0) would end the process there: assume it runs
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:    # another user's process: it exists
+        return True
+    except (OverflowError, ValueError, OSError):
+        return False           # no process can have such a number
+    return True
+
+
+def _remove_stale_temporaries(directory, base):
+    """Remove the temporaries of this target that writers of this host and PID
+    namespace left when they were killed (SIGKILL, OOM killer, power loss): their
+    process no longer exists. A live writer's temporary (a concurrent save of the same
+    target, in this process or another) is never touched; other targets' and other
+    hosts' temporaries neither."""
+    prefix = f".{base}."
+    try:
+        entries = os.listdir(directory)
+    except OSError:
+        return
+    for entry in entries:
+        match = _TEMPORARY.fullmatch(entry[len(prefix):]) if entry.startswith(prefix) else None
+        if match is None or match.group(2) != _WRITER or _process_exists(int(match.group(1))):
+            continue
+        try:
+            os.unlink(os.path.join(directory, entry))
+        except OSError:        # removed meanwhile by another save, or not ours to remove
+            pass
+
+
 def _atomic_write(path, write):
     """Call write(file) on a temporary file next to `path`, fsync it, rename it over
-    `path`; on any error remove the temporary file and re-raise."""
+    `path`; on any error remove the temporary file and re-raise. The temporary's name
+    carries the writer's PID, so that a later save of the same `path` removes it if
+    this process is killed before it can (see the module docstring), first of all."""
     target = os.path.realpath(path)     # through a symlink, as open(path, "wb") would
     directory, base = os.path.split(target)
+    _remove_stale_temporaries(directory, base)
     while True:
-        tmp = os.path.join(directory, f".{base}.{secrets.token_hex(6)}.tmp")
+        tmp = os.path.join(directory, _temporary_name(base))
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
                          0o666)         # the umask applies, as for any new file
@@ -277,6 +372,8 @@ class _Decoder:
         for pair in pairs:
             if not (isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], (str, int))):
                 raise self.fail(f"a dict entry at {where} is not a [str or int key, value] pair")
+            if pair[0] in out:          # a writer never repeats a key: which one was meant?
+                raise self.fail(f"the key {pair[0]!r} twice in the dict at {where}")
             out[pair[0]] = self.decode(pair[1], f"{where}[{pair[0]!r}]")
         return out
 
@@ -284,7 +381,8 @@ class _Decoder:
         member = tag["$tensor"]
         if not (isinstance(member, str) and set(tag) <= {"$tensor", "dtype", "shape",
                                                          "requires_grad"}
-                and isinstance(tag.get("dtype"), str) and isinstance(tag.get("shape"), list)):
+                and isinstance(tag.get("dtype"), str) and isinstance(tag.get("shape"), list)
+                and isinstance(tag.get("requires_grad", False), bool)):
             raise self.fail(f"malformed tensor entry {json.dumps(tag)[:80]} at {where}")
         t = self.tensors.get(member)
         if t is None:
@@ -298,6 +396,9 @@ class _Decoder:
         return t
 
     def _read_array(self, member):
+        """The array of a .npy member. _check_members has made sure that the member is
+        stored (not compressed) and that its bytes lie in the file, so an array whose
+        header agrees with the member's size can be allocated before it is read."""
         try:
             info = self.zf.getinfo(member)
         except KeyError:
@@ -312,26 +413,30 @@ class _Decoder:
             header_len = struct.unpack("<H", prefix[8:10])[0]
             header = f.read(header_len)
             dtype, shape, fortran = self._parse_header(member, header, header_len)
-            count = 1
-            for n in shape:
-                count *= n
+            count = math.prod(shape)
             nbytes = count * dtype.itemsize
             if info.file_size != len(prefix) + header_len + nbytes:
                 raise self.fail(f"member {member!r} has {info.file_size} bytes but its header "
                                 f"({dtype.str} {shape}) needs {len(prefix) + header_len + nbytes}")
-            buffer = bytearray(nbytes)
-            view, got = memoryview(buffer), 0
-            while got < nbytes:
-                n = f.readinto(view[got:])
-                if not n:
-                    raise self.fail(f"member {member!r} is truncated")
-                got += n
-            f.read(1)          # reach the end of the member, where zipfile checks the CRC
-        array = backend.xp("cpu").frombuffer(buffer, dtype=dtype, count=count)
+            array = backend.xp("cpu").empty(count, dtype=dtype)
+            self._read_exactly(f, memoryview(array.view("u1")), member)
+            if f.read(1):      # reaching the end makes zipfile check the CRC
+                raise self.fail(f"member {member!r} has bytes after its array")
         array = array.reshape(shape[::-1]).transpose() if fortran else array.reshape(shape)
         if not dtype.isnative:
             array = array.astype(dtype.newbyteorder("="))
         return array
+
+    def _read_exactly(self, f, view, member):
+        """Fill `view` from `f` in bounded chunks (zipfile's read(n) would first build
+        one bytes object of n, doubling the peak memory of a large array)."""
+        got = 0
+        while got < len(view):
+            chunk = f.read(min(_CHUNK, len(view) - got))
+            if not chunk:
+                raise self.fail(f"member {member!r} is truncated")
+            view[got:got + len(chunk)] = chunk
+            got += len(chunk)
 
     def _parse_header(self, member, header, header_len):
         try:
@@ -347,13 +452,16 @@ class _Decoder:
             raise self.fail(f"member {member!r} has a malformed .npy header ({e})") from None
         try:
             dtype = backend.dtype(descr)
-        except TypeError:
-            raise self.fail(f"member {member!r} has an unknown dtype {descr!r}") from None
+        except (TypeError, ValueError, SyntaxError):
+            raise self.fail(f"member {member!r} has an unknown dtype {descr!r:.80}") from None
         if dtype.kind == "O":
             raise self.fail(f"member {member!r} is an array of Python objects, which only "
                             "pickle can read; refused (ts.load never unpickles)")
         if dtype.kind not in _KINDS or dtype.fields is not None or dtype.subdtype is not None:
             raise self.fail(f"member {member!r} has dtype {descr!r}, which is not a tensor dtype")
+        problem = shape_problem(shape, dtype.itemsize)
+        if problem:
+            raise self.fail(f"member {member!r}: shape {str(shape):.80} {problem}")
         return dtype, shape, fortran
 
 
@@ -390,42 +498,185 @@ def load(path, device=None):
             fileobj.close()
 
 
+_FILE_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISCHR, "a character device"),
+               (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a named pipe"),
+               (stat.S_ISSOCK, "a socket"))
+
+
+def _file_kind(mode):
+    return next((kind for test, kind in _FILE_KINDS if test(mode)), "not a regular file")
+
+
 def _open_for_reading(path, op):
-    """(name, binary file, whether to close it) for a path or an open binary file."""
+    """(name, binary file, whether to close it) for a path or an open binary file.
+    A path must name a regular file: opening a named pipe would block until a writer
+    comes, and a device such as /dev/zero never ends. An open file on a device is
+    refused too; a pipe or other stream is left to the loader (one that needs to seek
+    refuses it)."""
     if hasattr(path, "read"):
-        return getattr(path, "name", type(path).__name__), path, False
-    if isinstance(path, (str, bytes, os.PathLike)):
-        name = os.fsdecode(path)
-        return name, open(name, "rb"), True
-    raise TypeError(f"{op}: path must be a str, os.PathLike or binary file, got "
-                    f"{type(path).__name__}")
+        name = getattr(path, "name", None)
+        name = name if isinstance(name, str) else type(path).__name__
+        mode = _fstat_mode(path)
+        if mode is not None and (stat.S_ISCHR(mode) or stat.S_ISBLK(mode)):
+            raise SerializationError(f"{op}: {name}: not a regular file ({_file_kind(mode)})")
+        return name, path, False
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError(f"{op}: path must be a str, os.PathLike or binary file, got "
+                        f"{type(path).__name__}")
+    name = os.fsdecode(path)
+    _refuse_unless_regular(os.stat(name).st_mode, name, op)    # missing: FileNotFoundError
+    f = open(name, "rb")
+    try:
+        _refuse_unless_regular(os.fstat(f.fileno()).st_mode, name, op)   # replaced meanwhile
+    except BaseException:
+        f.close()
+        raise
+    return name, f, True
+
+
+def _refuse_unless_regular(mode, name, op):
+    if not stat.S_ISREG(mode):
+        raise SerializationError(f"{op}: {name}: not a regular file ({_file_kind(mode)})")
+
+
+def _fstat_mode(fileobj):
+    try:
+        return os.fstat(fileobj.fileno()).st_mode
+    except (AttributeError, OSError, ValueError):     # io.BytesIO and other in-memory files
+        return None
+
+
+def _archive_size(fileobj):
+    """Bytes from the current position to the end, or None for a stream that cannot
+    seek (a zip archive's directory is at its end: ts.load must seek)."""
+    try:
+        if not fileobj.seekable():
+            return None
+        start = fileobj.tell()
+        size = fileobj.seek(0, os.SEEK_END) - start
+        fileobj.seek(start)
+        return size
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def shape_problem(shape, itemsize):
+    """Why NumPy cannot hold an array of `shape` (even an empty one), or None: more
+    than MAX_DIMS dims, or a size in bytes (zero dims left out, as NumPy counts) that
+    does not fit its signed 64-bit index."""
+    if len(shape) > MAX_DIMS:
+        return f"has {len(shape)} dims (at most {MAX_DIMS})"
+    nbytes = itemsize
+    for n in shape:
+        nbytes *= n or 1
+    if nbytes > _MAX_BYTES:
+        return "is too large (over 2**63 bytes, even with a zero dim NumPy refuses it)"
+    return None
+
+
+def _check_members(zf, size, fail):
+    """Refuse an archive that ts.save cannot have written, before reading any member:
+    a name twice (which one is meant?), a compressed or encrypted member (ts.save
+    stores; inflating is how a small file becomes gigabytes), declared sizes that
+    disagree, or members whose bytes lie past the end of the file or inside another
+    member's (overlaps let a small file stand for many large arrays). Afterwards the
+    members' sizes add up to at most the file's size: what ts.load allocates for them
+    is bounded by the file."""
+    seen = set()
+    for info in zf.infolist():
+        if info.orig_filename in seen:
+            raise fail(f"the archive holds {info.orig_filename!r} twice")
+        seen.add(info.orig_filename)
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise fail(f"member {info.orig_filename!r} is compressed (method "
+                       f"{info.compress_type}); ts.save stores members uncompressed and "
+                       "ts.load reads no other")
+        if info.flag_bits & 0x1:
+            raise fail(f"member {info.orig_filename!r} is encrypted")
+        if info.file_size != info.compress_size:
+            raise fail(f"member {info.orig_filename!r} declares {info.file_size} bytes but "
+                       f"stores {info.compress_size}")
+    end, previous = 0, None
+    for info in sorted(zf.infolist(), key=lambda i: i.header_offset):
+        if info.header_offset < 0:
+            raise fail(f"member {info.orig_filename!r} starts before the archive (offset "
+                       f"{info.header_offset})")
+        if info.header_offset < end:
+            raise fail(f"member {info.orig_filename!r} overlaps member "
+                       f"{previous.orig_filename!r}")
+        end = info.header_offset + _local_header_size(info) + info.compress_size
+        if end > size:
+            raise fail(f"member {info.orig_filename!r} ({info.compress_size} bytes) runs past "
+                       f"the end of the file ({size} bytes): truncated or forged")
+        previous = info
+
+
+def _local_header_size(info):
+    """The least size of a member's local header: 30 bytes and its name (its extra
+    field may add more; zipfile checks the name when it opens the member)."""
+    encoding = "utf-8" if info.flag_bits & 0x800 else "cp437"
+    try:
+        return 30 + len(info.orig_filename.encode(encoding))
+    except UnicodeEncodeError:
+        return 30 + len(info.orig_filename)
+
+
+def _no_duplicate_keys(fail):
+    def object_pairs(pairs):
+        out = {}
+        for key, value in pairs:
+            if key in out:      # json.loads would keep the last silently
+                raise fail(f"{STRUCTURE!r} has the key {key!r} twice in one object")
+            out[key] = value
+        return out
+    return object_pairs
+
+
+def _read_structure(zf, fail):
+    try:
+        doc = json.loads(zf.read(STRUCTURE).decode("utf-8"),
+                         object_pairs_hook=_no_duplicate_keys(fail))
+    except (ValueError, RecursionError) as e:     # JSONDecodeError, UnicodeDecodeError,
+        raise fail(f"{STRUCTURE!r} is not valid JSON ({e})") from None   # 5000-digit ints
+    if not (isinstance(doc, dict) and doc.get("format") == FORMAT and "object" in doc):
+        raise fail(f"{STRUCTURE!r} does not describe a tinygrad_seq save")
+    version = doc.get("version")
+    if not (isinstance(version, int) and not isinstance(version, bool)):
+        raise fail(f"{STRUCTURE!r}: the format version {json.dumps(version)[:40]} is not an "
+                   "integer")
+    if version > VERSION:
+        raise fail(f"format version {version} was written by a newer tinygrad_seq; this one "
+                   f"reads versions up to {VERSION}: upgrade tinygrad_seq to load it")
+    if version < 1:
+        raise fail(f"format version {version} does not exist (versions start at 1)")
+    return doc
 
 
 def _load(fileobj, name, device):
+    def fail(reason):
+        return SerializationError(f"ts.load: {name}: {reason}")
+
+    size = _archive_size(fileobj)
+    if size is None:
+        raise fail("ts.load needs a seekable file (a zip archive's directory is at its end); "
+                   "read the stream into io.BytesIO first")
     start = fileobj.tell()
     head = fileobj.read(8)
     fileobj.seek(start)
     try:
         zf = zipfile.ZipFile(fileobj)
     except _ZIP_ERRORS + (ValueError, OSError) as e:
-        raise SerializationError(f"ts.load: {name}: {_not_ours(head, None)} ({e})") from None
+        raise fail(f"{_not_ours(head, None)} ({e})") from None
     with zf:
         decoder = _Decoder(zf, name, device)
         try:
             names = zf.namelist()
             if STRUCTURE not in names:
-                raise decoder.fail(_not_ours(head, names))
-            try:
-                doc = json.loads(zf.read(STRUCTURE).decode("utf-8"))
-            except (json.JSONDecodeError, RecursionError) as e:
-                raise decoder.fail(f"{STRUCTURE!r} is not valid JSON ({e})") from None
-            if not (isinstance(doc, dict) and doc.get("format") == FORMAT and "object" in doc):
-                raise decoder.fail(f"{STRUCTURE!r} does not describe a tinygrad_seq save")
-            if doc.get("version") != VERSION:
-                raise decoder.fail(f"format version {doc.get('version')!r} is not supported "
-                                   f"(this tinygrad_seq reads version {VERSION})")
+                raise fail(_not_ours(head, names))
+            _check_members(zf, size, fail)
+            doc = _read_structure(zf, fail)
             return decoder.decode(doc["object"], "obj")
         except SerializationError:
             raise
         except _ZIP_ERRORS + (ValueError, OSError) as e:   # truncated or corrupted data
-            raise decoder.fail(f"corrupted or truncated file ({type(e).__name__}: {e})") from None
+            raise fail(f"corrupted or truncated file ({type(e).__name__}: {e})") from None

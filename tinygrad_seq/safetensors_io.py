@@ -31,12 +31,21 @@ dtypes
 
 Safety
     Only JSON and raw bytes are read, nothing is unpickled. A truncated file, a header
-    size beyond the end of the file, a header that is not UTF-8 JSON, an unknown dtype,
-    a shape that disagrees with the byte range, offsets that overlap or leave gaps,
-    metadata that is not str to str, a name that appears twice: each raises a
-    ``ts.SerializationError`` naming the file and what is wrong. Writing is atomic, as
-    for ``ts.save`` (temporary file, fsync, rename). A binary file object (such as
-    ``io.BytesIO``) works in place of a path for both functions.
+    size beyond the end of the file or over 100 MB (the reference's limit), a header
+    that is not UTF-8 JSON (integers of thousands of digits included), an unknown
+    dtype, a shape NumPy cannot hold (over 64 dims, over 2**63 bytes, even with a zero
+    dim), a shape that disagrees with the byte range, offsets that overlap or leave
+    gaps, metadata that is not str to str, a name that appears twice: each raises a
+    ``ts.SerializationError`` naming the file and what is wrong. The ranges are checked
+    against the file's size before any data is read, so what is allocated is bounded by
+    the file's size (twice it for BF16, which becomes float32). The format has no checksum: a changed byte of tensor data loads
+    as a changed value (only ``ts.save``'s format detects that). A path must name a
+    regular file (a device such as /dev/zero, a named pipe are refused before
+    reading); an unseekable stream (a pipe) loads, read in bounded chunks, so a size it
+    does not deliver costs no memory. Writing is atomic, as for ``ts.save`` (temporary
+    file, fsync, rename; what a hard kill can leave is said in tinygrad_seq.io's
+    docstring). A binary file object (such as ``io.BytesIO``) works in place of a path
+    for both functions.
 """
 import json
 import os
@@ -46,7 +55,7 @@ from collections.abc import Mapping
 from . import backend
 from .autograd import Tensor
 from .errors import DTypeError, SerializationError
-from .io import _atomic_write, _open_for_reading
+from .io import _atomic_write, _open_for_reading, shape_problem
 
 METADATA_KEY = "__metadata__"
 
@@ -61,6 +70,8 @@ _BY_KIND = {(backend.dtype(s).kind, backend.dtype(s).itemsize): name
 _SIZES = {"BOOL": 1, "U8": 1, "I8": 1, "I16": 2, "U16": 2, "F16": 2, "BF16": 2, "I32": 4,
           "U32": 4, "F32": 4, "C64": 8, "F64": 8, "I64": 8, "U64": 8}
 _UNSUPPORTED = ("F8_E5M2", "F8_E4M3", "F8_E8M0", "F6_E2M3", "F6_E3M2", "F4")
+MAX_HEADER_SIZE = 100_000_000   # the reference implementation's limit on the JSON header
+_CHUNK = 1 << 20                # bytes per read from a stream whose size is unknown
 
 
 # ---------------------------------------------------------------- saving
@@ -178,15 +189,26 @@ class _Reader:
         return SerializationError(f"ts.load_safetensors: {self.name}: {reason}")
 
     def read(self, n, what):
-        if self.remaining is not None and n > self.remaining:
-            raise self.fail(f"truncated: {what} needs {n} bytes but only {self.remaining} "
-                            "are left in the file")
-        data = self.f.read(n)
+        """n bytes. From a stream of unknown size they are read in chunks, so that a
+        size the stream does not deliver costs no more memory than what arrived."""
+        if self.remaining is not None:
+            if n > self.remaining:
+                raise self.fail(f"truncated: {what} needs {n} bytes but only "
+                                f"{self.remaining} are left in the file")
+            data = self.f.read(n)
+            self.remaining -= len(data)
+        else:
+            parts, got = [], 0
+            while got < n:
+                part = self.f.read(min(_CHUNK, n - got))
+                if not part:
+                    break
+                parts.append(part)
+                got += len(part)
+            data = b"".join(parts)
         if len(data) < n:
             raise self.fail(f"truncated: {what} needs {n} bytes but only {len(data)} are "
                             "left in the file")
-        if self.remaining is not None:
-            self.remaining -= n
         return data
 
     def read_into(self, buffer, what):
@@ -196,6 +218,15 @@ class _Reader:
             if not n:
                 raise self.fail(f"truncated: {what} ends {len(buffer) - got} bytes early")
             got += n
+
+    def tensor_bytes(self, n, what):
+        """The n bytes of a tensor's data. The size is checked against the file's
+        when it is known (_check_layout); from a stream it grows as bytes arrive."""
+        if self.remaining is None:
+            return bytearray(self.read(n, what))
+        buffer = bytearray(n)
+        self.read_into(buffer, what)
+        return buffer
 
 
 def _no_duplicates(reader):
@@ -218,8 +249,8 @@ def _parse_header(reader, text):
         header = json.loads(text.decode("utf-8"), object_pairs_hook=_no_duplicates(reader))
     except UnicodeDecodeError as e:
         raise reader.fail(f"the header is not UTF-8 ({e})") from None
-    except (json.JSONDecodeError, RecursionError) as e:
-        raise reader.fail(f"the header is not valid JSON ({e})") from None
+    except (ValueError, RecursionError) as e:    # JSONDecodeError, 5000-digit integers
+        raise reader.fail(f"the header is not valid JSON ({str(e)[:200]})") from None
     if not isinstance(header, dict):
         raise reader.fail(f"the header is a JSON {type(header).__name__}, not an object of "
                           "name -> tensor info")
@@ -243,6 +274,9 @@ def _parse_header(reader, text):
         if not (isinstance(shape, list) and all(_count(n) for n in shape)):
             raise reader.fail(f"tensor {key!r}: shape {json.dumps(shape)[:80]} is not a list "
                               "of non-negative integers")
+        problem = shape_problem(shape, _SIZES[dtype])
+        if problem:
+            raise reader.fail(f"tensor {key!r}: shape {json.dumps(shape)[:80]} {problem}")
         if not (isinstance(offsets, list) and len(offsets) == 2 and all(map(_count, offsets))):
             raise reader.fail(f"tensor {key!r}: data_offsets {json.dumps(offsets)[:80]} is "
                               "not a [begin, end] pair of non-negative integers")
@@ -324,14 +358,16 @@ def _load(path, device, data=True):
             raise reader.fail(f"the header size {size} is larger than the file (only "
                               f"{reader.remaining} bytes follow it): truncated, or not a "
                               "safetensors file")
+        if size > MAX_HEADER_SIZE:      # from a stream: before reading any of it
+            raise reader.fail(f"the header size {size} is over the limit of {MAX_HEADER_SIZE} "
+                              "bytes (the reference implementation's): not a safetensors file")
         infos, metadata = _parse_header(reader, reader.read(size, f"the {size}-byte header"))
         infos = _check_layout(reader, infos, reader.remaining)
         if not data:
             return None, metadata or {}
         out = {}
         for key, dtype, shape, begin, end in infos:
-            buffer = bytearray(end - begin)
-            reader.read_into(buffer, f"tensor {key!r}")
+            buffer = reader.tensor_bytes(end - begin, f"tensor {key!r}")
             out[key] = Tensor._make(backend.to_device(_array(buffer, dtype, shape), device))
         if reader.remaining is None and fileobj.read(1):
             raise reader.fail("bytes after the last tensor's data (the tensors must cover "
