@@ -13,6 +13,8 @@ ALLOWED_FILES = {
     "backend.py",
     "corpus.py",        # word2vec/: host-side data code (vocabulary, subsampling, sampling indices)
     "keyedvectors.py",  # word2vec/: host-side vectors (wv[word] is a NumPy array, as gensim), file formats
+    "saved.py",         # word2vec/: checks of a loaded save's host arrays and generator state
+    "settings.py",      # word2vec/: checks of settings (NumPy integer and bool scalars accepted)
 }
 
 
