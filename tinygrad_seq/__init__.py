@@ -9,8 +9,9 @@ from . import backend
 from .autograd import Tensor, grad
 from .size import Size
 from .function import Function, FunctionCtx
-from .modes import (detect_anomaly, enable_grad, is_anomaly_enabled, is_grad_enabled, no_grad,
-                    set_detect_anomaly, set_grad_enabled)
+from .modes import (detect_anomaly, enable_grad, inference_mode, is_anomaly_enabled,
+                    is_grad_enabled, is_inference_mode_enabled, no_grad, set_detect_anomaly,
+                    set_grad_enabled)
 from .backend import (bool_, float16, float32, float64, get_default_dtype, int32, int64,
                       set_default_dtype)
 from .creation import (arange, as_tensor, empty, eye, full, full_like, linspace, manual_seed,

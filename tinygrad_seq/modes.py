@@ -1,15 +1,27 @@
-"""Global switches of the engine: grad mode (record the graph or not) and anomaly mode
+"""Switches of the engine: grad mode (record the graph or not) and anomaly mode
 (remember where each node was created, check backward for nan/inf). Context managers
-that also work as decorators, PyTorch's names."""
+that also work as decorators, PyTorch's names.
+
+As in PyTorch, grad mode is per thread (``no_grad()`` in one thread does not stop
+another thread's recording) and anomaly mode is process-wide: ``_state`` is a
+thread-local object whose ``grad_enabled`` each thread sets for itself, while
+``anomaly`` is a class attribute, one value that every thread reads.
+"""
 import functools
+import threading
 
 
-class _State:
-    grad_enabled = True     # record the graph?
-    anomaly = False         # keep creation traces and check backward for nan/inf
+class _State(threading.local):
+    grad_enabled = True     # record the graph? (per thread: the class value is the default)
+    anomaly = False         # keep creation traces, check backward (process-wide: set on the class)
 
 
 _state = _State()
+
+
+def _target(flag):
+    """Where `flag` lives: the thread's own state, or the class for process-wide flags."""
+    return _State if flag == "anomaly" else _state
 
 
 def is_grad_enabled():
@@ -20,15 +32,21 @@ class _Mode:
     """A context manager (and decorator) that sets one flag of _state and restores it."""
 
     def __init__(self, flag, value):
-        self.flag, self.value, self._saved = flag, value, []
+        self.flag, self.value, self._saved = flag, value, {}
 
     def __enter__(self):
-        self._saved.append(getattr(_state, self.flag))
-        setattr(_state, self.flag, self.value)
+        # the previous value is kept per thread: one `mode = no_grad()` object may be
+        # entered by several threads at once
+        target = _target(self.flag)
+        self._saved.setdefault(threading.get_ident(), []).append(getattr(target, self.flag))
+        setattr(target, self.flag, self.value)
         return self
 
     def __exit__(self, *exc):
-        setattr(_state, self.flag, self._saved.pop())
+        stack = self._saved[threading.get_ident()]
+        setattr(_target(self.flag), self.flag, stack.pop())
+        if not stack:
+            del self._saved[threading.get_ident()]
         return False
 
     def __call__(self, fn):
@@ -42,6 +60,17 @@ class _Mode:
 def no_grad():
     """Context manager / decorator: operations inside record no graph."""
     return _Mode("grad_enabled", False)
+
+
+def inference_mode(mode=True):
+    """Context manager / decorator: as ``no_grad()`` (``inference_mode(False)`` as
+    ``enable_grad()``), per thread. Tensors made inside are ordinary tensors (PyTorch
+    marks them as inference tensors and refuses them in autograd later)."""
+    return _Mode("grad_enabled", not mode)
+
+
+def is_inference_mode_enabled():
+    return not _state.grad_enabled
 
 
 def enable_grad():
@@ -79,7 +108,7 @@ def detect_anomaly(check_nan=True):
 
 
 def set_detect_anomaly(mode):
-    _state.anomaly = bool(mode)
+    _State.anomaly = bool(mode)
 
 
 def is_anomaly_enabled():

@@ -21,21 +21,29 @@ the touched rows; ``clip_grad_norm_`` / ``clip_grad_value_`` work on the values.
 Code that may meet one tests ``getattr(g, "is_sparse", False)`` (a dense gradient is
 a Tensor, which has no such attribute).
 """
+import threading
+
 from . import backend
 from .autograd import Tensor
 from .errors import DeviceError, DTypeError, ShapeError
 
 
-_SCRATCH = {}      # (slot, dtype, array module) -> a flat buffer reused by add_to_
+# (slot, dtype, array module) -> a flat buffer reused by add_to_, one set per thread:
+# NumPy releases the GIL inside the update, so two threads stepping optimizers at once
+# would otherwise write into one buffer
+_SCRATCH = threading.local()
 _CHUNK = 1 << 20      # bytes of table rows that add_to_ updates at a time (stays in cache)
 
 
 def _scratch(slot, size, dtype, mod):
     """A reusable flat buffer of at least `size` elements (never handed out to users)."""
+    buffers = getattr(_SCRATCH, "buffers", None)
+    if buffers is None:
+        buffers = _SCRATCH.buffers = {}
     key = (slot, dtype, mod.__name__)
-    buf = _SCRATCH.get(key)
+    buf = buffers.get(key)
     if buf is None or buf.size < size:
-        buf = _SCRATCH[key] = mod.empty(max(size, 1), dtype=dtype)
+        buf = buffers[key] = mod.empty(max(size, 1), dtype=dtype)
     return buf[:size]
 
 
