@@ -6,8 +6,9 @@ class TinygradSeqError(Exception):
     """Base class of every error raised on purpose by tinygrad_seq."""
 
 
-class ShapeError(TinygradSeqError, ValueError):
-    """Shapes that cannot work together: the message names the op and the shapes."""
+class ShapeError(TinygradSeqError, ValueError, RuntimeError):
+    """Shapes that cannot work together: the message names the op and the shapes.
+    A ValueError, and a RuntimeError as PyTorch raises for the same mistake."""
 
 
 class OutOfRangeError(ShapeError, IndexError):
@@ -15,8 +16,9 @@ class OutOfRangeError(ShapeError, IndexError):
     IndexError that PyTorch raises (so ``for row in t`` stops where it should)."""
 
 
-class DTypeError(TinygradSeqError, TypeError):
-    """A dtype an op cannot take (a float op on a bool tensor, float indices, ...)."""
+class DTypeError(TinygradSeqError, TypeError, RuntimeError):
+    """A dtype an op cannot take (a float op on a bool tensor, float indices, ...).
+    A TypeError, and a RuntimeError as PyTorch raises for the same mistake."""
 
 
 class DeviceError(TinygradSeqError, RuntimeError):
