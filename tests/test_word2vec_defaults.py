@@ -106,13 +106,6 @@ def reference_separation(sentences, topics, sg):
     return topic_separation(syn0, index, topics)
 
 
-@pytest.fixture
-def selected_as_slow(request):
-    """Skip unless the run selects the slow tests (``pytest -m slow``)."""
-    if "slow" not in (request.config.getoption("markexpr") or ""):
-        pytest.skip("a slow sweep: run with -m slow")
-
-
 def check_topics_learned(vocab_size, sg, shared):
     sentences, topics = topic_corpus(vocab_size)
     ours = Word2Vec(sentences, sg=sg, shared_negatives=shared, progress=False, **SETTINGS)
@@ -131,8 +124,7 @@ def test_default_step_learns_small_vocabularies_as_sequential_sgd(vocab_size, sg
 @pytest.mark.slow
 @pytest.mark.parametrize("sg,shared", CONFIGS)
 @pytest.mark.parametrize("vocab_size", [1200, 12000])
-def test_default_step_learns_large_vocabularies_as_sequential_sgd(vocab_size, sg, shared,
-                                                                  selected_as_slow):
+def test_default_step_learns_large_vocabularies_as_sequential_sgd(vocab_size, sg, shared):
     check_topics_learned(vocab_size, sg, shared)
 
 

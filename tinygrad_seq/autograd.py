@@ -25,6 +25,7 @@ from .modes import _Mode, _state
 from .size import Size
 
 _numpy_scalar = backend.numpy_scalar
+_as_size = tuple.__new__          # Size(shape) without converting each entry again
 
 
 # ---------------------------------------------------------------- Tensor
@@ -97,7 +98,7 @@ class Tensor:
     @property
     def shape(self):
         """The sizes of the dimensions, a ``ts.Size`` (a tuple)."""
-        return Size(self.array.shape)
+        return _as_size(Size, self.array.shape)     # the array's shape holds ints already
 
     @property
     def ndim(self):
@@ -111,7 +112,7 @@ class Tensor:
         """The shape as a ``ts.Size``, or the size of dimension `dim` (PyTorch's
         meaning; the element count is ``numel()``)."""
         if dim is None:
-            return Size(self.array.shape)
+            return _as_size(Size, self.array.shape)
         return self.array.shape[_dim_index(dim, self.array.ndim, "size")]
 
     def numel(self):
@@ -489,16 +490,16 @@ class Node:
             self.hooks = {}
         return self.hooks.setdefault(index, [])
 
-    def inputs_read(self):
-        """Indices of the inputs whose values backward reads (all of them, unless a
-        primitive knows better): only those are checked for in-place changes, so that
-        ``d += d * 2`` is legal as in PyTorch (the product's backward reads only the 2)."""
-        return range(len(self.inputs))
+    # Indices of the inputs whose values backward reads; None: all of them. A primitive
+    # that knows better defines a method (Mul: da reads b, db reads a), so that only
+    # those are checked for in-place changes and ``d += d * 2`` is legal, as in PyTorch.
+    inputs_read = None
 
     def check_versions(self):
         """Raise if a tensor that backward reads was modified in place since forward."""
         if self.reads_inputs:
-            for i in self.inputs_read():
+            read = range(len(self.inputs)) if self.inputs_read is None else self.inputs_read()
+            for i in read:
                 t, v = self.inputs[i], self.input_versions[i]
                 if t._version[0] != v:
                     raise AutogradError(

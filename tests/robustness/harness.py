@@ -270,3 +270,22 @@ def count_save_bytes(save_code, path):
     assert written >= os.path.getsize(path) > 0, \
         f"the wrapper saw {written} bytes of {os.path.getsize(path)}: _atomic_write changed?"
     return written
+
+
+class Unseekable(io.RawIOBase):
+    """A stream that can only be read forward (a pipe, a socket, a decompressor)."""
+
+    def __init__(self, data):
+        self.inner = io.BytesIO(data)
+
+    def readable(self):
+        return True
+
+    def readinto(self, b):
+        return self.inner.readinto(b)
+
+    def seekable(self):
+        return False
+
+    def tell(self):
+        raise OSError("not seekable")

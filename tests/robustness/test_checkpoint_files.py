@@ -22,7 +22,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 import tinygrad_seq as ts
-from harness import (NamedBytes, check_hostile_load, forge_zip, local_header, run_python,
+from harness import (NamedBytes, Unseekable, check_hostile_load, forge_zip, local_header, run_python,
                      zip_members)
 
 NPY_MAGIC = b"\x93NUMPY"
@@ -186,17 +186,6 @@ def test_9_a_5000_digit_integer_in_a_checkpoint_structure():
 
 
 # ---- 10. devices, pipes and unseekable streams: a clear error, no unbounded read
-
-class Unseekable(io.RawIOBase):
-    def __init__(self, data):
-        self.inner = io.BytesIO(data)
-
-    def readable(self):
-        return True
-
-    def readinto(self, b):
-        return self.inner.readinto(b)
-
 
 def test_10_ts_load_of_an_unseekable_stream_says_it_needs_a_seekable_file():
     stream = io.BufferedReader(Unseekable(saved_bytes({"w": np.arange(3.0)})))
