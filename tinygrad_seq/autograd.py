@@ -21,7 +21,7 @@ import weakref
 from . import backend
 from .errors import AutogradError, DTypeError, OutOfRangeError, ShapeError
 from .indexed_grad import IndexedGrad
-from .modes import _Mode, _state
+from .modes import _Mode, _State, _state
 from .size import Size
 
 _numpy_scalar = backend.numpy_scalar
@@ -451,7 +451,7 @@ class Node:
             node.needs_input_grad = tuple([t.requires_grad for t in inputs])
             if cls.reads_inputs:
                 node.input_versions = tuple([t._version[0] for t in inputs])
-        if _state.anomaly:
+        if _State.anomaly:
             node.trace = traceback.format_stack()[:-2]
         if multi:
             node.n_outputs = len(out)
@@ -672,7 +672,7 @@ def run_backward(roots, gradients, retain_graph, create_graph, capture=None):
             input_grads = node.backward(*grads)
             if node.lazy_grads:
                 lazy.update(id(p) for p in node.parents if p is not None)
-            if _state.anomaly:
+            if _State.anomaly:
                 _check_finite(node, input_grads)
             for t, parent, g, needed in zip(node.inputs, node.parents, input_grads,
                                             node.needs_input_grad):

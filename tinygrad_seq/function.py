@@ -5,7 +5,7 @@ import traceback
 
 from .autograd import Node, Tensor
 from .errors import AutogradError, ShapeError
-from .modes import _state, no_grad
+from .modes import _State, _state, no_grad
 
 
 class FunctionCtx:
@@ -84,7 +84,7 @@ class Function:
         node.needs_input_grad = tuple(t.requires_grad for t in node.inputs)
         node.n_outputs = len(outs)
         node.output_meta = tuple((o.shape, o.dtype) for o in outs)
-        if _state.anomaly:
+        if _State.anomaly:
             node.trace = traceback.format_stack()[:-1]
         wrapped = tuple(Tensor._make(o.array, node, i) for i, o in enumerate(outs))
         for w, o in zip(wrapped, outs):   # what forward saved of its outputs stays checked

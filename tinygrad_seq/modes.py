@@ -13,7 +13,9 @@ import threading
 
 class _State(threading.local):
     grad_enabled = True     # record the graph? (per thread: the class value is the default)
-    anomaly = False         # keep creation traces, check backward (process-wide: set on the class)
+    anomaly = False         # keep creation traces, check backward (process-wide: set on the
+    #                         class; the engine reads _State.anomaly, a plain class lookup,
+    #                         cheaper than the thread-local instance's)
 
 
 _state = _State()

@@ -53,7 +53,10 @@ def _operand(x, like, op):
         return x
     kind = type(x)
     if kind is float or kind is int or kind is bool:
-        return Tensor._make(_scalar_dtype(like.array.dtype, kind).type(x))
+        dt = like.array.dtype
+        if (kind is float and dt.kind not in "fc") or (kind is int and dt.kind == "b"):
+            dt = _scalar_dtype(dt, kind)     # a scalar of a higher category (rare)
+        return Tensor._make(dt.type(x))
     if backend.is_array(x):
         return Tensor._make(backend.follow_device(x, like.device, op, "an array operand"))
     try:

@@ -2,7 +2,7 @@
 row-sparse gradient (``tinygrad_seq.sparse``)."""
 from .. import backend
 from ..autograd import Node, Tensor, call
-from ..modes import _state
+from ..modes import _State
 from ..errors import DTypeError, ShapeError
 from ..sparse import RowSparseGrad
 from .indexing import IndexAdd
@@ -60,7 +60,7 @@ class Embedding(Node):
         idx, pad = self.indices, self.padding_idx
         scale = self._scale(g.dtype) if self.scale_grad_by_freq else None
         if (self.sparse and not isinstance(g, Tensor) and self.parents[0] is None
-                and not _state.anomaly):
+                and not _State.anomaly):
             rows = idx.reshape(-1)
             values = g.reshape((rows.shape[0],) + tuple(g.shape[idx.ndim:]))
             if scale is not None:   # a new array: shares nothing with dy
