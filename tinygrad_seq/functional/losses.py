@@ -15,13 +15,15 @@
   ``label_smoothing``.
 
 All are differentiable twice (gradgradcheck), in the input and in a float target.
+float16 inputs are computed in float32 and the loss rounded to float16 (PyTorch on the
+CPU accumulates their sums in float32; a float16 sum of 1,000 losses of 100 overflows).
 """
 from .. import backend
 from ..autograd import Tensor
 from ..function import Function
 from ..errors import DTypeError, ShapeError
 from ..ops.embedding import IndexRangeError
-from ..tensor import float_tensor, stack, tensor_arg
+from ..tensor import float16_in_float32, float_tensor, stack, tensor_arg
 from .activations import log_softmax
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -76,6 +78,7 @@ _quiet = backend.xp("cpu").errstate   # log(0) = -inf and 0/0 = nan are expected
 
 # ---------------------------------------------------------------- regression
 
+@float16_in_float32
 def mse_loss(input, target, reduction="mean"):
     """(input - target)^2, reduced. Shapes broadcast (PyTorch warns; here it is allowed)."""
     _check_reduction(reduction, "mse_loss")
@@ -122,6 +125,7 @@ class _BinaryCrossEntropy(Function):
         return dp, dy, None
 
 
+@float16_in_float32
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     """The notes' J = -y log y_hat - (1 - y) log(1 - y_hat) for probabilities `input`
     (y_hat) and `target` (y) of the same shape, times `weight` (broadcast) if given; each
@@ -153,6 +157,7 @@ def _softplus(x):
     return stack([zeros, x]).logsumexp(axis=0)
 
 
+@float16_in_float32
 def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
     """Binary cross-entropy of sigmoid(input) computed from the logits directly:
     (1 - y) x + l softplus(-x), l = 1 + (pos_weight - 1) y, times `weight`. Finite loss
@@ -243,6 +248,7 @@ def _weighted_mean(loss, weights, normalizer):
     return (loss * _constant(weights / total)).sum()
 
 
+@float16_in_float32
 def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     """Negative log-likelihood of class-index targets, given log-probabilities `input`
     with the class axis 1 ((N, C), (N, C, d1, ...)) or 0 for (C,). With class
@@ -258,6 +264,7 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
         return _nll(input, safe, valid, w, axis, reduction)[0]
 
 
+@float16_in_float32
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean",
                   label_smoothing=0.0):
     """Cross-entropy of logits `input` (class axis 1; (N, C), (N, C, d1, ...) or (C,))

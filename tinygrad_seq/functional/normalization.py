@@ -1,7 +1,7 @@
 """Layer normalization (Ba et al., 2016), PyTorch's ``F.layer_norm``."""
 from ..errors import ShapeError
 from ..ops.normalization import LayerNorm
-from ..tensor import tensor_arg
+from ..tensor import float16_in_float32, tensor_arg
 
 
 def _shape(normalized_shape):
@@ -10,6 +10,7 @@ def _shape(normalized_shape):
     return tuple(int(n) for n in normalized_shape)
 
 
+@float16_in_float32      # float16 variances overflow for a std above 256
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     """y = (x - mean) / sqrt(var + eps) * weight + bias, the mean and the (biased)
     variance taken over the trailing axes ``normalized_shape``; ``weight`` and ``bias``
