@@ -13,6 +13,7 @@ import tinygrad_seq as ts
 import tinygrad_seq.functional as F
 
 from strategies import arrays, shapes
+from torch_ref import needs_torch, torch
 
 REDUCTIONS = ["mean", "sum", "none"]
 
@@ -183,6 +184,38 @@ def test_bce_with_logits_gradient_at_zero_is_exact():
                    [x], create_graph=True)
     (h,) = ts.grad(g.sum(), [x])
     np.testing.assert_allclose(h.numpy(), [0.25], rtol=1e-12)      # sigmoid'(0)
+
+
+# torch 2.13 at infinite logits: gradient (1 - y) - l sigmoid(-x), l = 1 + (pw - 1) y,
+# so -pw y at -inf and 1 - y at +inf; the loss is nan or inf there (inf - inf, 0 inf)
+INFINITE_LOGIT_GRADIENTS = [  # (logit, target, pos_weight, torch's gradient)
+    (-np.inf, 0.0, None, 0.0), (-np.inf, 1.0, None, -1.0), (-np.inf, 0.5, None, -0.5),
+    (np.inf, 0.0, None, 1.0), (np.inf, 1.0, None, 0.0), (np.inf, 0.5, None, 0.5),
+    (-np.inf, 1.0, 3.0, -3.0), (-np.inf, 0.5, 3.0, -1.5), (np.inf, 0.0, 3.0, 1.0),
+    (np.inf, 1.0, 3.0, 0.0)]
+
+
+@pytest.mark.parametrize("x, y, pos_weight, expected", INFINITE_LOGIT_GRADIENTS)
+def test_bce_with_logits_gradient_is_finite_at_infinite_logits(x, y, pos_weight, expected):
+    logit = ts.tensor([x], requires_grad=True)
+    kw = {} if pos_weight is None else {"pos_weight": ts.tensor([pos_weight])}
+    with np.errstate(invalid="ignore"):
+        F.binary_cross_entropy_with_logits(logit, ts.tensor([y]), **kw).backward()
+    assert logit.grad.numpy()[0] == expected
+
+
+@needs_torch
+@pytest.mark.parametrize("x, y, pos_weight, expected", INFINITE_LOGIT_GRADIENTS)
+def test_bce_with_logits_at_infinite_logits_matches_torch(x, y, pos_weight, expected):
+    kw = {} if pos_weight is None else {"pos_weight": torch.tensor([pos_weight])}
+    logit = torch.tensor([x], requires_grad=True)
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(logit, torch.tensor([y]), **kw)
+    loss.backward()
+    assert logit.grad.item() == expected
+    ours = F.binary_cross_entropy_with_logits(
+        ts.tensor([x]), ts.tensor([y]),
+        **({} if pos_weight is None else {"pos_weight": ts.tensor([pos_weight])}))
+    np.testing.assert_equal(ours.item(), loss.item())       # the same nan or inf
 
 
 @given(shape=shapes(0, 3, max_size=8), data=st.data(), pos=st.booleans())

@@ -6,8 +6,8 @@
   log(1 - y_hat), each log clamped at -100 as PyTorch (so y_hat = 0 or 1 gives a
   finite loss); its gradient is PyTorch's (y_hat - y) / max(y_hat (1 - y_hat), 1e-12).
 - ``binary_cross_entropy_with_logits`` on logits x: (1 - y) x + l softplus(-x) with
-  l = 1 + (pos_weight - 1) y, softplus computed as a log-sum-exp (finite loss and
-  gradients for any finite x, and smooth: the gradient at 0 is exact).
+  l = 1 + (pos_weight - 1) y, softplus a primitive (finite loss for any finite x;
+  finite gradients for any x, +-inf included, as PyTorch's).
 - ``nll_loss`` on log-probabilities and ``cross_entropy`` on logits (log_softmax +
   nll_loss), class axis 1 (input (N, C), (N, C, d1, ...) or (C,)), targets as class
   indices (with ``ignore_index``) or as class probabilities, class ``weight``s (the
@@ -22,8 +22,9 @@ from .. import backend
 from ..autograd import Tensor
 from ..function import Function
 from ..errors import DTypeError, ShapeError
+from ..ops.elementwise import Softplus
 from ..ops.embedding import IndexRangeError
-from ..tensor import float16_in_float32, float_tensor, stack, tensor_arg
+from ..tensor import float16_in_float32, float_tensor, tensor_arg
 from .activations import log_softmax
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -152,9 +153,8 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
 
 
 def _softplus(x):
-    """log(1 + exp(x)) = logsumexp(0, x): stable for any x, smooth (derivative sigmoid(x))."""
-    zeros = _constant(backend.array_module(x.array).zeros(x.shape, dtype=x.dtype))
-    return stack([zeros, x]).logsumexp(axis=0)
+    """log(1 + exp(x)): stable for any x, derivative sigmoid(x), finite at +-inf."""
+    return Softplus.apply(x)
 
 
 @float16_in_float32
