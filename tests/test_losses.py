@@ -131,6 +131,38 @@ def test_binary_cross_entropy_gradcheck(shape, data):
     assert ts.gradgradcheck(fn, (tp, ty))
 
 
+BROADCAST_WARNING = ("Using a target size \\(.*\\[{t}\\]\\)\\) that is different to the input size "
+                     "\\(.*\\[{i}\\]\\)\\). This will likely lead to incorrect results due to "
+                     "broadcasting. Please ensure they have the same size.")
+
+
+@pytest.mark.parametrize("input_shape, target_shape", [((4, 1), (4,)), ((3,), ()), ((3, 1), (3, 2))])
+def test_mse_loss_warns_when_target_broadcasts(input_shape, target_shape):
+    message = BROADCAST_WARNING.format(i=", ".join(map(str, input_shape)),
+                                       t=", ".join(map(str, target_shape)))
+    with pytest.warns(UserWarning, match=message) as record:
+        loss = F.mse_loss(ts.zeros(*input_shape), ts.ones(*target_shape))
+    assert record[0].filename == __file__               # points at the caller
+    assert loss.item() == 1.0                           # still computed, broadcast (torch)
+
+
+@needs_torch
+def test_mse_loss_broadcast_warning_is_torchs():
+    with pytest.warns(UserWarning) as ours:
+        F.mse_loss(ts.zeros(4, 1), ts.zeros(4))
+    with pytest.warns(UserWarning) as theirs:
+        torch.nn.functional.mse_loss(torch.zeros(4, 1), torch.zeros(4))
+    assert str(ours[0].message).replace("tinygrad_seq.Size", "torch.Size") == str(theirs[0].message)
+
+
+def test_same_shape_losses_do_not_warn():
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        F.mse_loss(ts.zeros(4, 1), ts.zeros(4, 1))
+        F.mse_loss(ts.zeros(4, 1), np.zeros((4, 1)))
+
+
 # ---------------------------------------------------------------- binary_cross_entropy_with_logits
 
 def bce_logits_np(x, y, w=None, pw=None):

@@ -18,6 +18,8 @@ All are differentiable twice (gradgradcheck), in the input and in a float target
 float16 inputs are computed in float32 and the loss rounded to float16 (PyTorch on the
 CPU accumulates their sums in float32; a float16 sum of 1,000 losses of 100 overflows).
 """
+import warnings
+
 from .. import backend
 from ..autograd import Tensor
 from ..function import Function
@@ -64,6 +66,16 @@ def _binary_operands(input, target, op):
     return input, target
 
 
+def _warn_if_broadcast(input, target):
+    """PyTorch's UserWarning for an elementwise loss whose target has another shape
+    than its input: (N, 1) against (N,) broadcasts to (N, N), a silent wrong loss."""
+    if target.shape != input.shape:
+        warnings.warn(f"Using a target size ({target.size()!r}) that is different to the input "
+                      f"size ({input.size()!r}). This will likely lead to incorrect results due "
+                      "to broadcasting. Please ensure they have the same size.", UserWarning,
+                      stacklevel=4)
+
+
 def _same_shape(input, target, op):
     if tuple(target.shape) != tuple(input.shape):
         raise ShapeError(f"{op}: target of shape {tuple(target.shape)} and input of shape "
@@ -81,12 +93,14 @@ _quiet = backend.xp("cpu").errstate   # log(0) = -inf and 0/0 = nan are expected
 
 @float16_in_float32
 def mse_loss(input, target, reduction="mean"):
-    """(input - target)^2, reduced. Shapes broadcast (PyTorch warns; here it is allowed)."""
+    """(input - target)^2, reduced. Shapes broadcast, with PyTorch's UserWarning when they
+    differ."""
     _check_reduction(reduction, "mse_loss")
     input = _input(input, "mse_loss")
     target = _tensor_like(target, input, "mse_loss", "target")
     if target.dtype.kind != "f":
         target = target.to(input.dtype)
+    _warn_if_broadcast(input, target)
     diff = input - target
     return _reduce(diff * diff, reduction)
 
