@@ -25,6 +25,8 @@ class Softmax(Node):
         if is_half(x):
             return self.forward(x.astype(float32), axis).astype(float16)
         self.axis = _axis(axis, x.ndim, "softmax")
+        if not x.size:          # an empty axis has no max; the result is empty (PyTorch)
+            return x.copy()
         e = mod.exp(x - x.max(axis=self.axis, keepdims=True))
         e /= e.sum(axis=self.axis, keepdims=True)
         return e
@@ -66,6 +68,8 @@ class LogSoftmax(Node):
         if is_half(x):
             return self.forward(x.astype(float32), axis).astype(float16)
         self.axis = _axis(axis, x.ndim, "log_softmax")
+        if not x.size:          # an empty axis has no max; the result is empty (PyTorch)
+            return x.copy()
         shifted = x - x.max(axis=self.axis, keepdims=True)
         shifted -= mod.log(mod.exp(shifted).sum(axis=self.axis, keepdims=True))
         return shifted

@@ -167,9 +167,12 @@ class LogSumExp(Node):
         if is_half(x):
             return self.forward(x.astype(float32), axis, keepdims).astype(float16)
         self.kept = kept_shape(x.shape, axes)
-        m = x.max(axis=axes, keepdims=True)
-        m = mod.where(mod.isfinite(m), m, 0)
-        out = mod.log(mod.exp(x - m).sum(axis=axes, keepdims=True)) + m
+        if x.size:
+            m = x.max(axis=axes, keepdims=True)
+            m = mod.where(mod.isfinite(m), m, 0)
+            out = mod.log(mod.exp(x - m).sum(axis=axes, keepdims=True)) + m
+        else:                   # the log of an empty sum, as PyTorch (max has no identity)
+            out = mod.full(self.kept, -float("inf"), dtype=x.dtype)
         return out if keepdims else out.reshape(tuple(n for i, n in enumerate(x.shape) if i not in axes))
 
     def backward(self, g):
