@@ -69,7 +69,7 @@ def _binary_operands(input, target, op):
 def _warn_if_broadcast(input, target):
     """PyTorch's UserWarning for an elementwise loss whose target has another shape
     than its input: (N, 1) against (N,) broadcasts to (N, N), a silent wrong loss."""
-    if target.shape != input.shape:
+    if target.array.shape != input.array.shape:      # the arrays' tuples: no Size objects
         warnings.warn(f"Using a target size ({target.size()!r}) that is different to the input "
                       f"size ({input.size()!r}). This will likely lead to incorrect results due "
                       "to broadcasting. Please ensure they have the same size.", UserWarning,
