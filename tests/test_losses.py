@@ -13,6 +13,7 @@ import tinygrad_seq as ts
 import tinygrad_seq.functional as F
 
 from strategies import arrays, shapes
+from torch_ref import needs_torch, torch
 
 REDUCTIONS = ["mean", "sum", "none"]
 
@@ -130,6 +131,38 @@ def test_binary_cross_entropy_gradcheck(shape, data):
     assert ts.gradgradcheck(fn, (tp, ty))
 
 
+BROADCAST_WARNING = ("Using a target size \\(.*\\[{t}\\]\\)\\) that is different to the input size "
+                     "\\(.*\\[{i}\\]\\)\\). This will likely lead to incorrect results due to "
+                     "broadcasting. Please ensure they have the same size.")
+
+
+@pytest.mark.parametrize("input_shape, target_shape", [((4, 1), (4,)), ((3,), ()), ((3, 1), (3, 2))])
+def test_mse_loss_warns_when_target_broadcasts(input_shape, target_shape):
+    message = BROADCAST_WARNING.format(i=", ".join(map(str, input_shape)),
+                                       t=", ".join(map(str, target_shape)))
+    with pytest.warns(UserWarning, match=message) as record:
+        loss = F.mse_loss(ts.zeros(*input_shape), ts.ones(*target_shape))
+    assert record[0].filename == __file__               # points at the caller
+    assert loss.item() == 1.0                           # still computed, broadcast (torch)
+
+
+@needs_torch
+def test_mse_loss_broadcast_warning_is_torchs():
+    with pytest.warns(UserWarning) as ours:
+        F.mse_loss(ts.zeros(4, 1), ts.zeros(4))
+    with pytest.warns(UserWarning) as theirs:
+        torch.nn.functional.mse_loss(torch.zeros(4, 1), torch.zeros(4))
+    assert str(ours[0].message).replace("tinygrad_seq.Size", "torch.Size") == str(theirs[0].message)
+
+
+def test_same_shape_losses_do_not_warn():
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        F.mse_loss(ts.zeros(4, 1), ts.zeros(4, 1))
+        F.mse_loss(ts.zeros(4, 1), np.zeros((4, 1)))
+
+
 # ---------------------------------------------------------------- binary_cross_entropy_with_logits
 
 def bce_logits_np(x, y, w=None, pw=None):
@@ -183,6 +216,38 @@ def test_bce_with_logits_gradient_at_zero_is_exact():
                    [x], create_graph=True)
     (h,) = ts.grad(g.sum(), [x])
     np.testing.assert_allclose(h.numpy(), [0.25], rtol=1e-12)      # sigmoid'(0)
+
+
+# torch 2.13 at infinite logits: gradient (1 - y) - l sigmoid(-x), l = 1 + (pw - 1) y,
+# so -pw y at -inf and 1 - y at +inf; the loss is nan or inf there (inf - inf, 0 inf)
+INFINITE_LOGIT_GRADIENTS = [  # (logit, target, pos_weight, torch's gradient)
+    (-np.inf, 0.0, None, 0.0), (-np.inf, 1.0, None, -1.0), (-np.inf, 0.5, None, -0.5),
+    (np.inf, 0.0, None, 1.0), (np.inf, 1.0, None, 0.0), (np.inf, 0.5, None, 0.5),
+    (-np.inf, 1.0, 3.0, -3.0), (-np.inf, 0.5, 3.0, -1.5), (np.inf, 0.0, 3.0, 1.0),
+    (np.inf, 1.0, 3.0, 0.0)]
+
+
+@pytest.mark.parametrize("x, y, pos_weight, expected", INFINITE_LOGIT_GRADIENTS)
+def test_bce_with_logits_gradient_is_finite_at_infinite_logits(x, y, pos_weight, expected):
+    logit = ts.tensor([x], requires_grad=True)
+    kw = {} if pos_weight is None else {"pos_weight": ts.tensor([pos_weight])}
+    with np.errstate(invalid="ignore"):
+        F.binary_cross_entropy_with_logits(logit, ts.tensor([y]), **kw).backward()
+    assert logit.grad.numpy()[0] == expected
+
+
+@needs_torch
+@pytest.mark.parametrize("x, y, pos_weight, expected", INFINITE_LOGIT_GRADIENTS)
+def test_bce_with_logits_at_infinite_logits_matches_torch(x, y, pos_weight, expected):
+    kw = {} if pos_weight is None else {"pos_weight": torch.tensor([pos_weight])}
+    logit = torch.tensor([x], requires_grad=True)
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(logit, torch.tensor([y]), **kw)
+    loss.backward()
+    assert logit.grad.item() == expected
+    ours = F.binary_cross_entropy_with_logits(
+        ts.tensor([x]), ts.tensor([y]),
+        **({} if pos_weight is None else {"pos_weight": ts.tensor([pos_weight])}))
+    np.testing.assert_equal(ours.item(), loss.item())       # the same nan or inf
 
 
 @given(shape=shapes(0, 3, max_size=8), data=st.data(), pos=st.booleans())

@@ -216,9 +216,9 @@ def test_linear_errors_and_dtypes():
     lin = nn.Linear(3, 2)
     with pytest.raises(ts.ShapeError, match=r"Linear: expected input with last dim 3, got shape \(4, 2\)"):
         lin(ts.ones(4, 2))
-    with pytest.raises(ValueError, match="out_features must be >= 0"):
+    with pytest.raises(ValueError, match="Linear: out_features must be a non-negative integer, got -1"):
         nn.Linear(3, -1)
-    with pytest.raises(TypeError, match="in_features must be an int"):
+    with pytest.raises(TypeError, match="Linear: in_features must be a non-negative integer"):
         nn.Linear(2.5, 3)
     assert nn.Linear(np.int64(3), 2).in_features == 3
     assert lin(ts.ones(3)).shape == (2,)                   # unbatched input

@@ -104,7 +104,7 @@ def test_dropout_module_train_and_eval():
     assert d(x) is x                                       # the identity in eval mode
     assert nn.Dropout(0.0)(x) is x
     np.testing.assert_array_equal(nn.Dropout(1.0)(x).numpy(), 0)
-    with pytest.raises(ValueError, match=r"Dropout: p must be in \[0, 1\], got 1.5"):
+    with pytest.raises(ValueError, match=r"Dropout: p must be a probability in \[0, 1\], got 1.5"):
         nn.Dropout(1.5)
     assert list(d.parameters()) == [] and repr(d) == "Dropout(p=0.25, inplace=False)"
 

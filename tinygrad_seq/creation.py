@@ -4,10 +4,18 @@ Shapes are given as varargs or a tuple (``zeros(2, 3) == zeros((2, 3))``); float
 factories follow ``set_default_dtype``; ``device=None`` means the default device
 (``TINYGRAD_SEQ_DEVICE``).
 """
+import numbers
+
 from . import backend
 from .autograd import Tensor, as_array
+from .checks import check_finite, check_int, check_nonnegative_int, check_real, check_sizes
 from .errors import DTypeError
 from .tensor import _shape_args
+
+
+def _sizes(shape, op):
+    """Varargs or a tuple of sizes, each a non-negative integer (TypeError, ValueError)."""
+    return check_sizes(_shape_args(shape, op), op)
 
 
 def tensor(data, dtype=None, requires_grad=False, device=None):
@@ -42,23 +50,26 @@ def _constant(value, shape, dtype, device, requires_grad):
 
 
 def zeros(*shape, dtype=None, device=None, requires_grad=False):
-    return _constant(0, _shape_args(shape, "zeros"), dtype, device, requires_grad)
+    return _constant(0, _sizes(shape, "zeros"), dtype, device, requires_grad)
 
 
 def ones(*shape, dtype=None, device=None, requires_grad=False):
-    return _constant(1, _shape_args(shape, "ones"), dtype, device, requires_grad)
+    return _constant(1, _sizes(shape, "ones"), dtype, device, requires_grad)
 
 
 def empty(*shape, dtype=None, device=None, requires_grad=False):
-    return zeros(*shape, dtype=dtype, device=device, requires_grad=requires_grad)
+    return _constant(0, _sizes(shape, "empty"), dtype, device, requires_grad)
 
 
 def full(shape, fill_value, dtype=None, device=None, requires_grad=False):
+    if not isinstance(fill_value, numbers.Number):
+        raise TypeError(f"full: fill_value must be a number, got {fill_value!r} "
+                        f"({type(fill_value).__name__})")
     if dtype is None and isinstance(fill_value, bool):
         dtype = backend.bool_
     elif dtype is None and isinstance(fill_value, int):
         dtype = backend.int64
-    return _constant(fill_value, _shape_args((shape,), "full"), dtype, device, requires_grad)
+    return _constant(fill_value, _sizes((shape,), "full"), dtype, device, requires_grad)
 
 
 def _like(x, dtype, device):
@@ -81,6 +92,8 @@ def full_like(x, fill_value, dtype=None, device=None, requires_grad=False):
 
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False):
+    n = check_nonnegative_int(n, "n", "eye")
+    m = None if m is None else check_nonnegative_int(m, "m", "eye")
     device = backend.check_device(device)
     return _finish(backend.xp(device).eye(n, m, dtype=_float_dtype(dtype)), requires_grad)
 
@@ -90,6 +103,7 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     integer arguments, the default float dtype otherwise."""
     if end is None:
         start, end = 0, start
+    _check_range(start, end, step)
     if dtype is None:
         ints = all(isinstance(v, int) for v in (start, end, step))
         dtype = backend.int64 if ints else backend.get_default_dtype()
@@ -98,7 +112,23 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
                    requires_grad)
 
 
+def _check_range(start, end, step):
+    """arange's bounds and step: finite numbers, a step that is not 0 and points from
+    start towards end (or start == end), as PyTorch requires; NumPy would return an
+    empty or endless range instead."""
+    for name, value in (("start", start), ("end", end), ("step", step)):
+        check_finite(value, name, "arange")
+    if step == 0:
+        raise ValueError("arange: step must be nonzero, got 0")
+    if (end - start) * step < 0:
+        raise ValueError(f"arange: step {step!r} points away from end: start={start!r}, "
+                         f"end={end!r} (upper bound and lower bound inconsistent with step sign)")
+
+
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
+    check_real(start, "start", "linspace")
+    check_real(end, "end", "linspace")
+    steps = check_nonnegative_int(steps, "steps", "linspace")
     device = backend.check_device(device)
     return _finish(backend.xp(device).linspace(start, end, steps, dtype=_float_dtype(dtype)),
                    requires_grad)
@@ -118,7 +148,7 @@ def randn(*shape, dtype=None, device=None, requires_grad=False):
     device = backend.check_device(device)
     dtype = _random_dtype(dtype, "randn")
     gen = backend.generator(device)
-    return _finish(gen.standard_normal(_shape_args(shape, "randn"), dtype=dtype), requires_grad)
+    return _finish(gen.standard_normal(_sizes(shape, "randn"), dtype=dtype), requires_grad)
 
 
 def rand(*shape, dtype=None, device=None, requires_grad=False):
@@ -126,16 +156,20 @@ def rand(*shape, dtype=None, device=None, requires_grad=False):
     device = backend.check_device(device)
     dtype = _random_dtype(dtype, "rand")
     gen = backend.generator(device)
-    return _finish(gen.random(_shape_args(shape, "rand"), dtype=dtype), requires_grad)
+    return _finish(gen.random(_sizes(shape, "rand"), dtype=dtype), requires_grad)
 
 
 def randint(low, high=None, size=(), dtype=None, device=None):
     """Integers in [low, high) (or [0, low) when high is None), int64 by default."""
     if high is None:
         low, high = 0, low
+    low, high = check_int(low, "low", "randint"), check_int(high, "high", "randint")
+    if low >= high:
+        raise ValueError(f"randint: low must be smaller than high, got low={low}, high={high}")
+    size = _sizes((size,), "randint")
     device = backend.check_device(device)
     gen = backend.generator(device)
-    out = gen.integers(low, high, size=_shape_args((size,), "randint"))
+    out = gen.integers(low, high, size=size)
     return Tensor._make(backend.xp(device).asarray(out, dtype=backend.dtype(dtype or backend.int64)))
 
 

@@ -6,6 +6,7 @@ Conventions (DESIGN.md): ``axis=`` everywhere, ``dim=`` accepted as an alias;
 ``keepdims=`` with ``keepdim=`` as an alias; Python scalars take the tensor's dtype
 (NumPy's weak-scalar promotion); arrays and Tensors promote as NumPy does.
 """
+import functools
 import operator
 from collections import namedtuple
 
@@ -342,6 +343,8 @@ Tensor.logsumexp = _reduction(LogSumExp, "logsumexp")
 def _mean(self, axis=None, keepdims=None, *, dim=None, keepdim=None):
     axis = _pick(axis, dim, "axis", "dim")
     keepdims = bool(_pick(keepdims, keepdim, "keepdims", "keepdim", False))
+    if self.array.dtype == backend.float16:     # the sum overflows before the division
+        return in_float32(_mean, self, axis, keepdims)
     x = self if self.dtype.kind == "f" else self.to(backend.get_default_dtype())
     count = 1
     for a in normalize_axes(axis, x.ndim, "mean"):
@@ -363,6 +366,8 @@ def _var(self, axis=None, keepdims=None, correction=None, *, dim=None, keepdim=N
 
 
 def _std(self, *args, **kwargs):
+    if self.array.dtype == backend.float16:     # a variance above 65504 has a finite root
+        return in_float32(_std, self, *args, **kwargs)
     return _var(self, *args, **kwargs).sqrt()
 
 
@@ -841,6 +846,46 @@ def float_tensor(x, op):
         return x
     backend.float_array(x.array, op)  # raises for bool
     return _to(x, backend.get_default_dtype())
+
+
+# ---------------------------------------------------------------- float16 in float32
+
+def _as_float32(value):
+    """A float16 Tensor or array as float32 (a Tensor: differentiably); others unchanged."""
+    if getattr(value, "dtype", None) != backend.float16:
+        return value
+    return _to(value, backend.float32) if isinstance(value, Tensor) else value.astype(backend.float32)
+
+
+def _as_float16(value):
+    """The float results of a float32 computation rounded back to float16 (tuples too)."""
+    if isinstance(value, tuple):
+        return type(value)(*map(_as_float16, value)) if hasattr(value, "_fields") else \
+            tuple(map(_as_float16, value))
+    if isinstance(value, Tensor) and value.dtype.kind == "f":
+        return _to(value, backend.float16)
+    return value
+
+
+def in_float32(fn, *args, **kwargs):
+    """fn computed with its float16 tensor arguments as float32, float results rounded
+    to float16: how reductions, norms and variances of float16 tensors accumulate, as
+    PyTorch's do on the CPU (a float16 sum overflows at 65504, a float16 square at 256).
+    Differentiable: the casts are in the graph, so the backward runs in float32 too."""
+    args = [_as_float32(a) for a in args]
+    kwargs = {k: _as_float32(v) for k, v in kwargs.items()}
+    return _as_float16(fn(*args, **kwargs))
+
+
+def float16_in_float32(fn):
+    """Decorator: a float16 first argument (the input) makes `fn` run in_float32; any
+    other dtype costs one comparison."""
+    @functools.wraps(fn)
+    def wrapper(input, *args, **kwargs):
+        if getattr(input, "dtype", None) == backend.float16:
+            return in_float32(fn, input, *args, **kwargs)
+        return fn(input, *args, **kwargs)
+    return wrapper
 
 
 # ---------------------------------------------------------------- functions of several tensors

@@ -4,7 +4,7 @@ import math
 from ..errors import DTypeError
 from ..ops.activations import Gelu
 from ..ops.nn import Dropout, LogSoftmax, Softmax
-from ..tensor import _pick, tensor_arg
+from ..tensor import _pick, float16_in_float32, tensor_arg
 
 
 def _as_tensor(x, op):
@@ -49,6 +49,7 @@ def dropout(x, p=0.5, training=True, inplace=False):
     return x.copy_(out) if inplace else out
 
 
+@float16_in_float32      # the tanh form's x^3 overflows float16 above 40
 def gelu(x, approximate="none"):
     """x * Phi(x), Phi the standard normal CDF (Hendrycks & Gimpel, 2016).
 

@@ -6,7 +6,7 @@ from .. import backend
 from ..autograd import Tensor, as_array
 from ..errors import AutogradError, DTypeError, ShapeError
 from ..ops.embedding import Embedding, IndexRangeError, check_indices
-from ..tensor import _pick, float_tensor, tensor_arg
+from ..tensor import _pick, float16_in_float32, float_tensor, tensor_arg
 
 
 def _index_array(indices, device, op):
@@ -167,6 +167,7 @@ def one_hot(tensor, num_classes=-1):
     return Tensor._make(out.reshape(tuple(idx.shape) + (num_classes,)))
 
 
+@float16_in_float32      # float16 squares overflow above 256
 def cosine_similarity(x1, x2, axis=None, eps=1e-8, *, dim=None):
     """x1 . x2 / (max(||x1||, eps) * max(||x2||, eps)) along `axis` (default -1; ``dim=``
     is an alias), after broadcasting x1 and x2 together.

@@ -6,8 +6,8 @@
   log(1 - y_hat), each log clamped at -100 as PyTorch (so y_hat = 0 or 1 gives a
   finite loss); its gradient is PyTorch's (y_hat - y) / max(y_hat (1 - y_hat), 1e-12).
 - ``binary_cross_entropy_with_logits`` on logits x: (1 - y) x + l softplus(-x) with
-  l = 1 + (pos_weight - 1) y, softplus computed as a log-sum-exp (finite loss and
-  gradients for any finite x, and smooth: the gradient at 0 is exact).
+  l = 1 + (pos_weight - 1) y, softplus a primitive (finite loss for any finite x;
+  finite gradients for any x, +-inf included, as PyTorch's).
 - ``nll_loss`` on log-probabilities and ``cross_entropy`` on logits (log_softmax +
   nll_loss), class axis 1 (input (N, C), (N, C, d1, ...) or (C,)), targets as class
   indices (with ``ignore_index``) or as class probabilities, class ``weight``s (the
@@ -15,13 +15,18 @@
   ``label_smoothing``.
 
 All are differentiable twice (gradgradcheck), in the input and in a float target.
+float16 inputs are computed in float32 and the loss rounded to float16 (PyTorch on the
+CPU accumulates their sums in float32; a float16 sum of 1,000 losses of 100 overflows).
 """
+import warnings
+
 from .. import backend
 from ..autograd import Tensor
 from ..function import Function
 from ..errors import DTypeError, ShapeError
+from ..ops.elementwise import Softplus
 from ..ops.embedding import IndexRangeError
-from ..tensor import float_tensor, stack, tensor_arg
+from ..tensor import float16_in_float32, float_tensor, tensor_arg
 from .activations import log_softmax
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -61,6 +66,16 @@ def _binary_operands(input, target, op):
     return input, target
 
 
+def _warn_if_broadcast(input, target):
+    """PyTorch's UserWarning for an elementwise loss whose target has another shape
+    than its input: (N, 1) against (N,) broadcasts to (N, N), a silent wrong loss."""
+    if target.array.shape != input.array.shape:      # the arrays' tuples: no Size objects
+        warnings.warn(f"Using a target size ({target.size()!r}) that is different to the input "
+                      f"size ({input.size()!r}). This will likely lead to incorrect results due "
+                      "to broadcasting. Please ensure they have the same size.", UserWarning,
+                      stacklevel=4)
+
+
 def _same_shape(input, target, op):
     if tuple(target.shape) != tuple(input.shape):
         raise ShapeError(f"{op}: target of shape {tuple(target.shape)} and input of shape "
@@ -76,13 +91,16 @@ _quiet = backend.xp("cpu").errstate   # log(0) = -inf and 0/0 = nan are expected
 
 # ---------------------------------------------------------------- regression
 
+@float16_in_float32
 def mse_loss(input, target, reduction="mean"):
-    """(input - target)^2, reduced. Shapes broadcast (PyTorch warns; here it is allowed)."""
+    """(input - target)^2, reduced. Shapes broadcast, with PyTorch's UserWarning when they
+    differ."""
     _check_reduction(reduction, "mse_loss")
     input = _input(input, "mse_loss")
     target = _tensor_like(target, input, "mse_loss", "target")
     if target.dtype.kind != "f":
         target = target.to(input.dtype)
+    _warn_if_broadcast(input, target)
     diff = input - target
     return _reduce(diff * diff, reduction)
 
@@ -122,6 +140,7 @@ class _BinaryCrossEntropy(Function):
         return dp, dy, None
 
 
+@float16_in_float32
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     """The notes' J = -y log y_hat - (1 - y) log(1 - y_hat) for probabilities `input`
     (y_hat) and `target` (y) of the same shape, times `weight` (broadcast) if given; each
@@ -148,11 +167,11 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
 
 
 def _softplus(x):
-    """log(1 + exp(x)) = logsumexp(0, x): stable for any x, smooth (derivative sigmoid(x))."""
-    zeros = _constant(backend.array_module(x.array).zeros(x.shape, dtype=x.dtype))
-    return stack([zeros, x]).logsumexp(axis=0)
+    """log(1 + exp(x)): stable for any x, derivative sigmoid(x), finite at +-inf."""
+    return Softplus.apply(x)
 
 
+@float16_in_float32
 def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
     """Binary cross-entropy of sigmoid(input) computed from the logits directly:
     (1 - y) x + l softplus(-x), l = 1 + (pos_weight - 1) y, times `weight`. Finite loss
@@ -243,6 +262,7 @@ def _weighted_mean(loss, weights, normalizer):
     return (loss * _constant(weights / total)).sum()
 
 
+@float16_in_float32
 def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     """Negative log-likelihood of class-index targets, given log-probabilities `input`
     with the class axis 1 ((N, C), (N, C, d1, ...)) or 0 for (C,). With class
@@ -258,6 +278,7 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
         return _nll(input, safe, valid, w, axis, reduction)[0]
 
 
+@float16_in_float32
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean",
                   label_smoothing=0.0):
     """Cross-entropy of logits `input` (class axis 1; (N, C), (N, C, d1, ...) or (C,))

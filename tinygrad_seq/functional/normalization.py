@@ -1,15 +1,21 @@
 """Layer normalization (Ba et al., 2016), PyTorch's ``F.layer_norm``."""
+from ..checks import check_sizes
 from ..errors import ShapeError
 from ..ops.normalization import LayerNorm
-from ..tensor import tensor_arg
+from ..tensor import float16_in_float32, tensor_arg
 
 
-def _shape(normalized_shape):
-    if isinstance(normalized_shape, int):
-        return (normalized_shape,)
-    return tuple(int(n) for n in normalized_shape)
+def _shape(normalized_shape, op="layer_norm"):
+    """normalized_shape (an int or a sequence of ints, each >= 0) as a tuple of ints."""
+    if hasattr(normalized_shape, "__index__"):
+        normalized_shape = (normalized_shape,)
+    elif not isinstance(normalized_shape, (tuple, list)):
+        raise TypeError(f"{op}: normalized_shape must be an integer or a sequence of integers, "
+                        f"got {normalized_shape!r} ({type(normalized_shape).__name__})")
+    return check_sizes(normalized_shape, op)
 
 
+@float16_in_float32      # float16 variances overflow for a std above 256
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     """y = (x - mean) / sqrt(var + eps) * weight + bias, the mean and the (biased)
     variance taken over the trailing axes ``normalized_shape``; ``weight`` and ``bias``

@@ -1,6 +1,7 @@
 """Activation modules (torch.nn names), so that Sequential models, and their
 state-dict keys, line up with PyTorch's: each wraps the function of the same name."""
 from .. import functional as F
+from ..checks import check_int
 from .module import Module
 
 
@@ -27,6 +28,8 @@ class Sigmoid(Module):
 class GELU(Module):
     def __init__(self, approximate="none"):
         super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
         self.approximate = approximate
 
     def forward(self, x):
@@ -41,7 +44,7 @@ class Softmax(Module):
 
     def __init__(self, dim=None):
         super().__init__()
-        self.dim = dim
+        self.dim = None if dim is None else check_int(dim, "dim", type(self).__name__)
 
     def forward(self, x):
         return F.softmax(x, axis=-1 if self.dim is None else self.dim)

@@ -1,6 +1,7 @@
 """Attention modules: AdditiveAttention (Bahdanau) and MultiheadAttention (PyTorch's
 parameters, masks and return values)."""
 from .. import backend
+from ..checks import check_positive_int, check_probability
 from ..creation import empty, zeros
 from ..errors import ShapeError
 from ..functional.attention import (add_biases, attention, causal_bias, mask_to_bias,
@@ -29,7 +30,10 @@ class AdditiveAttention(Module):
 
     def __init__(self, query_dim, key_dim, hidden_dim):
         super().__init__()
-        self.query_dim, self.key_dim, self.hidden_dim = query_dim, key_dim, hidden_dim
+        op = "AdditiveAttention"
+        self.query_dim = check_positive_int(query_dim, "query_dim", op)
+        self.key_dim = check_positive_int(key_dim, "key_dim", op)
+        self.hidden_dim = check_positive_int(hidden_dim, "hidden_dim", op)
         self.query_proj = Linear(query_dim, hidden_dim, bias=False)
         self.key_proj = Linear(key_dim, hidden_dim)
         self.score = Linear(hidden_dim, 1, bias=False)
@@ -121,9 +125,12 @@ class MultiheadAttention(Module):
                  add_zero_attn=False, kdim=None, vdim=None, batch_first=False, dtype=None,
                  device=None):
         super().__init__()
-        if embed_dim <= 0 or num_heads <= 0:
-            raise ValueError(f"MultiheadAttention: embed_dim and num_heads must be positive, "
-                             f"got {embed_dim} and {num_heads}")
+        op = "MultiheadAttention"
+        embed_dim = check_positive_int(embed_dim, "embed_dim", op)
+        num_heads = check_positive_int(num_heads, "num_heads", op)
+        dropout = check_probability(dropout, "dropout", op)
+        kdim = None if kdim is None else check_positive_int(kdim, "kdim", op)
+        vdim = None if vdim is None else check_positive_int(vdim, "vdim", op)
         if embed_dim % num_heads:
             raise ValueError(f"MultiheadAttention: embed_dim ({embed_dim}) must be divisible "
                              f"by num_heads ({num_heads})")

@@ -1,4 +1,5 @@
 """Dropout, torch.nn.Dropout: inverted dropout in training mode, the identity in eval."""
+from ..checks import check_probability
 from ..functional.activations import dropout
 from .module import Module
 
@@ -9,9 +10,7 @@ class Dropout(Module):
 
     def __init__(self, p=0.5, inplace=False):
         super().__init__()
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
-        self.p, self.inplace = p, inplace
+        self.p, self.inplace = check_probability(p, "p", "Dropout"), inplace
 
     def forward(self, x):
         return dropout(x, self.p, self.training, self.inplace)

@@ -2,6 +2,7 @@
 padding semantics, and an optional row-sparse gradient."""
 from ..autograd import Tensor
 from ..modes import no_grad
+from ..checks import check_nonnegative_int
 from ..creation import empty
 from ..errors import ShapeError
 from ..functional.embedding import embedding, embedding_options, padding_index
@@ -25,10 +26,8 @@ class Embedding(Module):
                  norm_type=2.0, scale_grad_by_freq=False, sparse=False, *,
                  _weight=None, _freeze=False, dtype=None, device=None):
         super().__init__()
-        if num_embeddings < 0 or embedding_dim < 0:
-            raise ShapeError(f"Embedding: sizes must be non-negative, got ({num_embeddings}, "
-                             f"{embedding_dim})")
-        self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
+        self.num_embeddings = check_nonnegative_int(num_embeddings, "num_embeddings", "Embedding")
+        self.embedding_dim = check_nonnegative_int(embedding_dim, "embedding_dim", "Embedding")
         self.padding_idx = padding_index(padding_idx, self.num_embeddings, "Embedding")
         embedding_options(max_norm, norm_type, scale_grad_by_freq, "Embedding")
         self.max_norm, self.norm_type = max_norm, norm_type

@@ -1,21 +1,11 @@
 """Linear: y = x W^T + b, with torch.nn.Linear's parameter shapes and initialisation."""
 import math
-import operator
 
+from ..checks import check_nonnegative_int
 from ..creation import empty
 from ..errors import ShapeError
 from . import init
 from .module import Module, Parameter
-
-
-def _size(n, name):
-    try:
-        n = operator.index(n)
-    except TypeError:
-        raise TypeError(f"Linear: {name} must be an int, got {type(n).__name__}") from None
-    if n < 0:
-        raise ValueError(f"Linear: {name} must be >= 0, got {n}")
-    return n
 
 
 class Linear(Module):
@@ -25,8 +15,8 @@ class Linear(Module):
 
     def __init__(self, in_features, out_features, bias=True, dtype=None, device=None):
         super().__init__()
-        self.in_features = _size(in_features, "in_features")
-        self.out_features = _size(out_features, "out_features")
+        self.in_features = check_nonnegative_int(in_features, "in_features", "Linear")
+        self.out_features = check_nonnegative_int(out_features, "out_features", "Linear")
         self.weight = Parameter(empty(out_features, in_features, dtype=dtype, device=device))
         if bias:
             self.bias = Parameter(empty(out_features, dtype=dtype, device=device))

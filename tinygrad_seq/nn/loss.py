@@ -10,6 +10,7 @@ the repr shows no settings (``CrossEntropyLoss()``). PyTorch's deprecated
 difference. ``reduction`` ('mean', 'sum' or 'none') is checked at construction.
 """
 from .. import functional as F
+from ..checks import check_int, check_nonnegative_int, check_probability
 from ..tensor import float_tensor, tensor_arg
 from .module import Module
 
@@ -79,7 +80,7 @@ class NLLLoss(_WeightedLoss):
 
     def __init__(self, weight=None, *, ignore_index=-100, reduction="mean"):
         super().__init__(weight, reduction)
-        self.ignore_index = ignore_index
+        self.ignore_index = check_int(ignore_index, "ignore_index", "NLLLoss")
 
     def forward(self, input, target):
         return F.nll_loss(input, target, weight=self.weight, ignore_index=self.ignore_index,
@@ -93,8 +94,9 @@ class CrossEntropyLoss(_WeightedLoss):
 
     def __init__(self, weight=None, *, ignore_index=-100, reduction="mean", label_smoothing=0.0):
         super().__init__(weight, reduction)
-        self.ignore_index = ignore_index
-        self.label_smoothing = label_smoothing
+        self.ignore_index = check_int(ignore_index, "ignore_index", "CrossEntropyLoss")
+        self.label_smoothing = check_probability(label_smoothing, "label_smoothing",
+                                                 "CrossEntropyLoss")
 
     def forward(self, input, target):
         return F.cross_entropy(input, target, weight=self.weight, ignore_index=self.ignore_index,
@@ -108,7 +110,8 @@ class CTCLoss(_Loss):
 
     def __init__(self, blank=0, reduction="mean", zero_infinity=False):
         super().__init__(reduction)
-        self.blank, self.zero_infinity = blank, zero_infinity
+        self.blank = check_nonnegative_int(blank, "blank", "CTCLoss")
+        self.zero_infinity = zero_infinity
 
     def forward(self, log_probs, targets, input_lengths, target_lengths):
         return F.ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=self.blank,

@@ -1,4 +1,5 @@
 """LayerNorm, torch.nn.LayerNorm's parameters and forward."""
+from ..checks import check_nonnegative
 from ..creation import ones, zeros
 from ..functional.normalization import _shape, layer_norm
 from .module import Module, Parameter
@@ -13,8 +14,9 @@ class LayerNorm(Module):
     def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True,
                  dtype=None, device=None):
         super().__init__()
-        self.normalized_shape = _shape(normalized_shape)
-        self.eps, self.elementwise_affine = eps, elementwise_affine
+        self.normalized_shape = _shape(normalized_shape, "LayerNorm")
+        self.eps = check_nonnegative(eps, "eps", "LayerNorm")
+        self.elementwise_affine = elementwise_affine
         if elementwise_affine:
             self.weight = Parameter(ones(self.normalized_shape, dtype=dtype, device=device))
             if bias:

@@ -1,6 +1,7 @@
 """Sinusoidal positional encoding (Vaswani et al., 2017)."""
 from .. import backend
 from ..autograd import Tensor
+from ..checks import check_nonnegative_int, check_positive_int
 from ..errors import ShapeError
 from .dropout import Dropout
 from .module import Module
@@ -32,10 +33,8 @@ class PositionalEncoding(Module):
 
     def __init__(self, d_model, max_len=5000, dropout=0.0, dtype=None, device=None):
         super().__init__()
-        if d_model <= 0 or max_len < 0:
-            raise ValueError(f"PositionalEncoding: d_model must be positive and max_len "
-                             f"non-negative, got {d_model} and {max_len}")
-        self.d_model, self.max_len = d_model, max_len
+        self.d_model = check_positive_int(d_model, "d_model", "PositionalEncoding")
+        self.max_len = check_nonnegative_int(max_len, "max_len", "PositionalEncoding")
         self.dropout = Dropout(dropout)
         self.register_buffer("pe", Tensor._make(sinusoidal_table(max_len, d_model, dtype, device)),
                              persistent=False)

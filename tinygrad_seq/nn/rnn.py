@@ -32,6 +32,7 @@ import warnings
 
 from .. import backend
 from ..autograd import Tensor
+from ..checks import (check_nonnegative_int, check_positive_int, check_probability)
 from ..creation import empty, zeros
 from ..errors import DTypeError, ShapeError
 from ..functional import dropout as _dropout
@@ -113,6 +114,13 @@ def _lengths_mask(lengths, T, N, device, name):
 
 # ---------------------------------------------------------------- cells
 
+def _check_sizes(name, input_size, hidden_size):
+    """(input_size, hidden_size) as ints: input_size >= 0, hidden_size >= 1 (PyTorch
+    refuses a hidden size of 0)."""
+    return (check_nonnegative_int(input_size, "input_size", name),
+            check_positive_int(hidden_size, "hidden_size", name))
+
+
 class RNNCellBase(Module):
     """Parameters of one cell: weight_ih (G*H, I), weight_hh (G*H, H), bias_ih and
     bias_hh (G*H,), all U(-1/sqrt(H), 1/sqrt(H)) as in PyTorch."""
@@ -120,8 +128,9 @@ class RNNCellBase(Module):
                  device=None):
         super().__init__()
         self.mode = mode
-        self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
-        self.fused = fused
+        self.input_size, self.hidden_size = _check_sizes(type(self).__name__, input_size,
+                                                         hidden_size)
+        self.bias, self.fused = bias, fused
         rows = _GATES[self.mode] * hidden_size
         self.weight_ih = Parameter(empty(rows, input_size, dtype=dtype, device=device))
         self.weight_hh = Parameter(empty(rows, hidden_size, dtype=dtype, device=device))
@@ -245,6 +254,9 @@ class RNNBase(Module):
         super().__init__()
         self.mode = mode
         name = type(self).__name__
+        input_size, hidden_size = _check_sizes(name, input_size, hidden_size)
+        num_layers = check_positive_int(num_layers, "num_layers", name)
+        dropout = check_probability(dropout, "dropout", name)
         if mode != "LSTM" and proj_size != 0:
             raise ValueError(f"{name}: proj_size argument is only supported for LSTM, not RNN "
                              "or GRU")
@@ -257,10 +269,6 @@ class RNNBase(Module):
         if proj_size and proj_size >= hidden_size:
             raise ValueError(f"{name}: proj_size has to be smaller than hidden_size, got "
                              f"proj_size={proj_size}, hidden_size={hidden_size}")
-        if not isinstance(num_layers, int) or num_layers < 1:
-            raise ValueError(f"{name}: num_layers must be a positive integer, got {num_layers!r}")
-        if not 0.0 <= dropout <= 1.0:
-            raise ValueError(f"{name}: dropout must be in [0, 1], got {dropout}")
         if dropout > 0 and num_layers == 1:
             warnings.warn(f"{name}: dropout={dropout} acts between layers only; with "
                           "num_layers=1 it does nothing", stacklevel=2)

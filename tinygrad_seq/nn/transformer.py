@@ -18,6 +18,8 @@ than PyTorch's NaN.
 import copy
 
 from .. import backend
+from ..checks import (check_nonnegative, check_nonnegative_int, check_positive_int,
+                      check_probability)
 from ..functional.activations import gelu, relu
 from ..functional.attention import causal_bias
 from .attention import MultiheadAttention
@@ -26,6 +28,16 @@ from .dropout import Dropout
 from .linear import Linear
 from .module import Module
 from .normalization import LayerNorm
+
+
+def _check_layer_args(op, d_model, nhead, dim_feedforward, dropout, layer_norm_eps):
+    """The numbers of an encoder or decoder layer, checked under the layer's own name
+    (the sublayers would check them too, but under theirs)."""
+    check_positive_int(d_model, "d_model", op)
+    check_positive_int(nhead, "nhead", op)
+    check_positive_int(dim_feedforward, "dim_feedforward", op)
+    check_probability(dropout, "dropout", op)
+    check_nonnegative(layer_norm_eps, "layer_norm_eps", op)
 
 
 def _activation(activation):
@@ -52,6 +64,8 @@ class TransformerEncoderLayer(Module):
                  layer_norm_eps=1e-5, batch_first=False, norm_first=False, bias=True,
                  dtype=None, device=None):
         super().__init__()
+        _check_layer_args(type(self).__name__, d_model, nhead, dim_feedforward, dropout,
+                          layer_norm_eps)
         kw = dict(dtype=dtype, device=device)
         self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
                                             batch_first=batch_first, **kw)
@@ -92,6 +106,8 @@ class TransformerDecoderLayer(Module):
                  layer_norm_eps=1e-5, batch_first=False, norm_first=False, bias=True,
                  dtype=None, device=None):
         super().__init__()
+        _check_layer_args(type(self).__name__, d_model, nhead, dim_feedforward, dropout,
+                          layer_norm_eps)
         kw = dict(dtype=dtype, device=device)
         self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
                                             batch_first=batch_first, **kw)
@@ -137,9 +153,8 @@ class TransformerDecoderLayer(Module):
         return x
 
 
-def _clones(layer, num_layers):
-    if num_layers < 0:
-        raise ValueError(f"num_layers must be non-negative, got {num_layers}")
+def _clones(layer, num_layers, op):
+    num_layers = check_nonnegative_int(num_layers, "num_layers", op)
     return ModuleList([copy.deepcopy(layer) for _ in range(num_layers)])
 
 
@@ -151,7 +166,7 @@ class TransformerEncoder(Module):
     def __init__(self, encoder_layer, num_layers, norm=None, enable_nested_tensor=True,
                  mask_check=True):
         super().__init__()
-        self.layers = _clones(encoder_layer, num_layers)
+        self.layers = _clones(encoder_layer, num_layers, "TransformerEncoder")
         self.num_layers = num_layers
         self.norm = norm
 
@@ -171,7 +186,7 @@ class TransformerDecoder(Module):
 
     def __init__(self, decoder_layer, num_layers, norm=None):
         super().__init__()
-        self.layers = _clones(decoder_layer, num_layers)
+        self.layers = _clones(decoder_layer, num_layers, "TransformerDecoder")
         self.num_layers = num_layers
         self.norm = norm
 

@@ -1,9 +1,12 @@
 """Fused primitives for neural networks: softmax and log_softmax (stable, each with one
-fused backward that is itself a differentiable primitive) and dropout."""
+fused backward that is itself a differentiable primitive) and dropout.
+
+The softmax family computes float16 inputs in float32 and returns float16 (its sums
+overflow float16 on long axes otherwise), as PyTorch on the CPU."""
 from .. import backend
 from ..autograd import Node, call
 from ..backend import float_array
-from .reduce import Exp, normalize_axes
+from .reduce import Exp, float16, float32, is_half, normalize_axes
 
 
 def _axis(axis, ndim, op):
@@ -19,7 +22,11 @@ class Softmax(Node):
     def forward(self, x, axis=-1):
         mod = backend.array_module(x)
         x = float_array(x, "softmax")
+        if is_half(x):
+            return self.forward(x.astype(float32), axis).astype(float16)
         self.axis = _axis(axis, x.ndim, "softmax")
+        if not x.size:          # an empty axis has no max; the result is empty (PyTorch)
+            return x.copy()
         e = mod.exp(x - x.max(axis=self.axis, keepdims=True))
         e /= e.sum(axis=self.axis, keepdims=True)
         return e
@@ -35,6 +42,8 @@ class SoftmaxGrad(Node):
 
     def forward(self, g, y, axis):
         self.axis = axis
+        if is_half(g):
+            return self.forward(g.astype(float32), y.astype(float32), axis).astype(float16)
         return y * (g - (g * y).sum(axis=axis, keepdims=True))
 
     def backward(self, dz):
@@ -56,7 +65,11 @@ class LogSoftmax(Node):
     def forward(self, x, axis=-1):
         mod = backend.array_module(x)
         x = float_array(x, "log_softmax")
+        if is_half(x):
+            return self.forward(x.astype(float32), axis).astype(float16)
         self.axis = _axis(axis, x.ndim, "log_softmax")
+        if not x.size:          # an empty axis has no max; the result is empty (PyTorch)
+            return x.copy()
         shifted = x - x.max(axis=self.axis, keepdims=True)
         shifted -= mod.log(mod.exp(shifted).sum(axis=self.axis, keepdims=True))
         return shifted
@@ -71,6 +84,8 @@ class LogSoftmaxGrad(Node):
 
     def forward(self, g, y, axis):
         self.axis = axis
+        if is_half(g):
+            return self.forward(g.astype(float32), y.astype(float32), axis).astype(float16)
         mod = backend.array_module(g)
         return g - mod.exp(y) * g.sum(axis=axis, keepdims=True)
 

@@ -3,10 +3,21 @@
 Every reduction takes ``axis`` (None, an int or a tuple of ints) and ``keepdims``. Its
 backward first puts the reduced axes back as size-1 axes (``self.kept``) and then
 broadcasts over them.
+
+float16 inputs accumulate in float32 and give float16 results, as PyTorch on the CPU:
+a float16 sum overflows at 65504, so a mean of 1,000 values of 100 would be inf.
 """
 from .. import backend
 from ..autograd import Node, call
 from ..errors import OutOfRangeError, ShapeError
+
+float16, float32 = backend.float16, backend.float32
+
+
+def is_half(x):
+    """Whether array `x` is float16, whose reductions must accumulate in float32 (one
+    dtype comparison: the only cost this policy adds to other dtypes)."""
+    return x.dtype == float16
 
 
 def normalize_axes(axis, ndim, op):
@@ -50,6 +61,8 @@ class Sum(Node):
     def forward(self, x, axis=None, keepdims=False):
         axes = normalize_axes(axis, x.ndim, "sum")
         self.in_shape, self.kept = x.shape, kept_shape(x.shape, axes)
+        if is_half(x):
+            return x.sum(axis=axes, keepdims=keepdims, dtype=float32).astype(float16)
         return x.sum(axis=axes, keepdims=keepdims)
 
     def backward(self, g):
@@ -118,11 +131,13 @@ class Var(Node):
         for a in axes:
             n *= x.shape[a]
         self.axes, self.denominator = axes, max(n - correction, 0)
+        if is_half(x):
+            return x.astype(float32).var(axis=axes, keepdims=keepdims, ddof=correction).astype(float16)
         return x.var(axis=axes, keepdims=keepdims, ddof=correction)
 
     def backward(self, g):
         (x,) = self.saved_inputs()
-        centred = x - x.mean(axis=self.axes, keepdims=True)
+        centred = x - x.mean(axis=self.axes, keepdims=True)     # Tensor.mean: float32 sums
         # n - correction <= 0: IEEE's 2 / 0 = inf (nan where centred is 0), as PyTorch
         scale = 2.0 / self.denominator if self.denominator else float("inf")
         return (g.reshape(self.kept) * centred * scale,)
@@ -149,10 +164,15 @@ class LogSumExp(Node):
         axes = normalize_axes(axis, x.ndim, "logsumexp")
         mod = backend.array_module(x)
         x = backend.float_array(x, "logsumexp")
+        if is_half(x):
+            return self.forward(x.astype(float32), axis, keepdims).astype(float16)
         self.kept = kept_shape(x.shape, axes)
-        m = x.max(axis=axes, keepdims=True)
-        m = mod.where(mod.isfinite(m), m, 0)
-        out = mod.log(mod.exp(x - m).sum(axis=axes, keepdims=True)) + m
+        if x.size:
+            m = x.max(axis=axes, keepdims=True)
+            m = mod.where(mod.isfinite(m), m, 0)
+            out = mod.log(mod.exp(x - m).sum(axis=axes, keepdims=True)) + m
+        else:                   # the log of an empty sum, as PyTorch (max has no identity)
+            out = mod.full(self.kept, -float("inf"), dtype=x.dtype)
         return out if keepdims else out.reshape(tuple(n for i, n in enumerate(x.shape) if i not in axes))
 
     def backward(self, g):

@@ -128,7 +128,7 @@ def _project(x, w_ih, biases, dtype, hh_bias_columns=None):
     a new (T, N, G*H) array. ``hh_bias_columns`` limits which columns get b_hh (the
     GRU with reset_after keeps b_hn inside the reset gate)."""
     T, N, I = x.shape
-    out = (x.reshape(T * N, I) @ w_ih.T).astype(dtype, copy=False).reshape(T, N, -1)
+    out = (x.reshape(T * N, I) @ w_ih.T).astype(dtype, copy=False).reshape(T, N, w_ih.shape[0])
     if biases:
         b_ih, b_hh = biases
         if hh_bias_columns is None:
@@ -251,7 +251,7 @@ def _project_composed(x, w_ih, b_ih, b_hh, hh_bias=True):
     xp = x.reshape(T * N, I) @ w_ih.mT
     if b_ih is not None:
         xp = xp + (b_ih + b_hh if hh_bias else b_ih)
-    return xp.split(N, axis=0)
+    return xp.split([N] * T, axis=0)        # sections, not a size: N may be 0 (empty batch)
 
 
 def _mask_at(mask, t, like):

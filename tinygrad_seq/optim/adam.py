@@ -4,6 +4,7 @@ import math
 
 from .. import backend
 from ..autograd import Tensor
+from ..checks import check_betas, check_nonnegative, check_positive
 from .optimizer import Optimizer, check_sparse
 
 
@@ -25,7 +26,7 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  amsgrad=False, *, maximize=False, decoupled_weight_decay=False):
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+        defaults = dict(lr=lr, betas=check_betas(betas, type(self).__name__), eps=eps, weight_decay=weight_decay,
                         amsgrad=amsgrad, maximize=maximize,
                         decoupled_weight_decay=decoupled_weight_decay)
         self._check_group(defaults)
@@ -33,17 +34,9 @@ class Adam(Optimizer):
 
     def _check_group(self, group):
         name = type(self).__name__
-        beta1, beta2 = group["betas"]
-        if not 0.0 <= group["lr"]:
-            raise ValueError(f"{name}: invalid learning rate {group['lr']} (must be >= 0)")
-        if not 0.0 <= group["eps"]:
-            raise ValueError(f"{name}: invalid eps {group['eps']} (must be >= 0)")
-        if not 0.0 <= beta1 < 1.0:
-            raise ValueError(f"{name}: invalid beta parameter at index 0: {beta1} (need 0 <= beta < 1)")
-        if not 0.0 <= beta2 < 1.0:
-            raise ValueError(f"{name}: invalid beta parameter at index 1: {beta2} (need 0 <= beta < 1)")
-        if not 0.0 <= group["weight_decay"]:
-            raise ValueError(f"{name}: invalid weight_decay {group['weight_decay']} (must be >= 0)")
+        for key in ("lr", "eps", "weight_decay"):
+            check_nonnegative(group[key], key, name)
+        check_betas(group["betas"], name)
 
     def _update(self, group):
         lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
@@ -116,20 +109,14 @@ class SparseAdam(Optimizer):
     Dense gradients are refused (use Adam), as in PyTorch."""
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, *, maximize=False):
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, maximize=maximize)
+        defaults = dict(lr=lr, betas=check_betas(betas, type(self).__name__), eps=eps, maximize=maximize)
         self._check_group(defaults)
         super().__init__(params, defaults)
 
     def _check_group(self, group):
-        beta1, beta2 = group["betas"]
-        if not 0.0 < group["lr"]:
-            raise ValueError(f"SparseAdam: invalid learning rate {group['lr']} (must be > 0)")
-        if not 0.0 < group["eps"]:
-            raise ValueError(f"SparseAdam: invalid eps {group['eps']} (must be > 0)")
-        if not 0.0 <= beta1 < 1.0:
-            raise ValueError(f"SparseAdam: invalid beta parameter at index 0: {beta1}")
-        if not 0.0 <= beta2 < 1.0:
-            raise ValueError(f"SparseAdam: invalid beta parameter at index 1: {beta2}")
+        check_positive(group["lr"], "lr", "SparseAdam")      # PyTorch: > 0 here, >= 0 in Adam
+        check_positive(group["eps"], "eps", "SparseAdam")
+        check_betas(group["betas"], "SparseAdam")
 
     def _update(self, group):
         lr, eps, maximize = group["lr"], group["eps"], group["maximize"]

@@ -9,7 +9,14 @@ to the last bit and schedulers can be stacked on one optimizer.
 import math
 import types
 
+from ..checks import (check_int, check_nonnegative_int, check_positive, check_positive_int,
+                      check_real)
 from .optimizer import Optimizer
+
+
+def _check_optimizer(optimizer, name):
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"{name}: {type(optimizer).__name__} is not an Optimizer")
 
 
 class LRScheduler:
@@ -17,8 +24,8 @@ class LRScheduler:
     ``self.last_epoch`` and the groups' current values)."""
 
     def __init__(self, optimizer, last_epoch=-1):
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{type(self).__name__}: {type(optimizer).__name__} is not an Optimizer")
+        _check_optimizer(optimizer, type(self).__name__)
+        last_epoch = check_int(last_epoch, "last_epoch", type(self).__name__, -1)
         self.optimizer = optimizer
         if last_epoch == -1:
             for group in optimizer.param_groups:
@@ -68,6 +75,7 @@ class LambdaLR(LRScheduler):
     """lr = initial_lr * lr_lambda(epoch) (one function, or one per group)."""
 
     def __init__(self, optimizer, lr_lambda, last_epoch=-1):
+        _check_optimizer(optimizer, "LambdaLR")
         self.optimizer = optimizer
         if isinstance(lr_lambda, (list, tuple)):
             if len(lr_lambda) != len(optimizer.param_groups):
@@ -76,6 +84,10 @@ class LambdaLR(LRScheduler):
             self.lr_lambdas = list(lr_lambda)
         else:
             self.lr_lambdas = [lr_lambda] * len(optimizer.param_groups)
+        for fn in self.lr_lambdas:
+            if not callable(fn):
+                raise TypeError(f"LambdaLR: lr_lambda must be a function of the epoch (or a "
+                                f"list of them), got {fn!r} ({type(fn).__name__})")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -102,7 +114,8 @@ class StepLR(LRScheduler):
     """Multiply the lr by gamma every step_size epochs."""
 
     def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
-        self.step_size, self.gamma = step_size, gamma
+        self.step_size = check_positive_int(step_size, "step_size", "StepLR")
+        self.gamma = check_real(gamma, "gamma", "StepLR")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -115,7 +128,7 @@ class ExponentialLR(LRScheduler):
     """Multiply the lr by gamma every epoch."""
 
     def __init__(self, optimizer, gamma, last_epoch=-1):
-        self.gamma = gamma
+        self.gamma = check_real(gamma, "gamma", "ExponentialLR")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -129,7 +142,9 @@ class CosineAnnealingLR(LRScheduler):
     recursively as PyTorch does (so it keeps going, periodically, past T_max)."""
 
     def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
-        self.T_max, self.eta_min = T_max, eta_min
+        # T_max divides the phase: 0 would be a ZeroDivisionError at the first step
+        self.T_max = check_positive(T_max, "T_max", "CosineAnnealingLR")
+        self.eta_min = check_real(eta_min, "eta_min", "CosineAnnealingLR")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -151,10 +166,9 @@ class LinearLR(LRScheduler):
     total_iters epochs (a linear warm-up with the defaults 1/3 -> 1 over 5)."""
 
     def __init__(self, optimizer, start_factor=1.0 / 3, end_factor=1.0, total_iters=5, last_epoch=-1):
-        if start_factor > 1.0 or start_factor <= 0:
-            raise ValueError(f"LinearLR: start_factor must be in (0, 1], got {start_factor}")
-        if end_factor > 1.0 or end_factor < 0:
-            raise ValueError(f"LinearLR: end_factor must be in [0, 1], got {end_factor}")
+        check_real(start_factor, "start_factor", "LinearLR", 0, 1, low_open=True)
+        check_real(end_factor, "end_factor", "LinearLR", 0, 1)
+        total_iters = check_nonnegative_int(total_iters, "total_iters", "LinearLR")
         self.start_factor, self.end_factor, self.total_iters = start_factor, end_factor, total_iters
         super().__init__(optimizer, last_epoch)
 

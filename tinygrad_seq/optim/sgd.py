@@ -1,6 +1,7 @@
 """Stochastic gradient descent with momentum, dampening, Nesterov, weight decay and
 maximize: PyTorch's update rule, step for step."""
 from ..autograd import Tensor
+from ..checks import check_nonnegative, check_real
 from .optimizer import Optimizer, dense_grad
 
 
@@ -28,12 +29,9 @@ class SGD(Optimizer):
         super().__init__(params, defaults)
 
     def _check_group(self, group):
-        if group["lr"] < 0.0:
-            raise ValueError(f"SGD: invalid learning rate {group['lr']} (must be >= 0)")
-        if group["momentum"] < 0.0:
-            raise ValueError(f"SGD: invalid momentum {group['momentum']} (must be >= 0)")
-        if group["weight_decay"] < 0.0:
-            raise ValueError(f"SGD: invalid weight_decay {group['weight_decay']} (must be >= 0)")
+        for name in ("lr", "momentum", "weight_decay"):
+            check_nonnegative(group[name], name, "SGD")
+        check_real(group["dampening"], "dampening", "SGD")
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError("SGD: Nesterov momentum requires a momentum and zero dampening")
 
