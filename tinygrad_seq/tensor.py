@@ -1390,7 +1390,11 @@ def _bmm(self, mat2):
 def _scaled_sum(self, product, beta, alpha):
     product = product if alpha == 1 else product * alpha
     if beta == 0:          # PyTorch ignores input then (nan and inf in it do not propagate)
-        return product
+        if not self.requires_grad:
+            return product
+        # ... and gives it a zero gradient: where(False, input, product)
+        never = backend.array_module(product.array).zeros(tuple(product.shape), dtype=bool)
+        return Where.apply(*_promote(self, product), cond=never)
     return (self if beta == 1 else self * beta) + product
 
 
