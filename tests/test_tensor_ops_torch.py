@@ -444,7 +444,8 @@ def test_scatter_reads_only_the_corner_of_a_larger_src():
         want = torch.tensor(x).scatter(0, torch.tensor(index), torch.tensor(src)).numpy()
         np.testing.assert_allclose(ts.tensor(x).scatter(0, ts.tensor(index), ts.tensor(src)).numpy(), want)
         want = torch.tensor(x).scatter_add(1, torch.tensor(index), torch.tensor(src)).numpy()
-        np.testing.assert_allclose(ts.tensor(x).scatter_add(1, ts.tensor(index), ts.tensor(src)).numpy(), want)
+        got = ts.tensor(x).scatter_add(1, ts.tensor(index), ts.tensor(src)).numpy()
+        np.testing.assert_allclose(got, want)
     assert ts.gradgradcheck(lambda a, b: a.scatter(0, ts.tensor(index), b) ** 2, (leaf(x), leaf(src)))
     assert ts.gradgradcheck(lambda a, b: a.scatter_add(1, ts.tensor(index), b) ** 2, (leaf(x), leaf(src)))
 
