@@ -1014,7 +1014,7 @@ def _scan(cls, name, formula):
 
 Tensor.cumsum = _scan(CumSum, "cumsum", """Cumulative sum along `dim` (int64 for integer
     and bool tensors; ``dtype=`` casts first):
-        y_k = sum_{j <= k} x_k,   dx_k = sum_{j >= k} dy_j""")
+        y_k = sum_{j <= k} x_j,   dx_k = sum_{j >= k} dy_j""")
 Tensor.cumprod = _scan(CumProd, "cumprod", """Cumulative product along `dim` (int64 for
     integer and bool tensors; ``dtype=`` casts first):
         y_k = prod_{j <= k} x_j,  dx_k = sum_{j >= k} dy_j prod_{i <= j, i != k} x_i
