@@ -39,6 +39,14 @@ from strategies import (AWAY_FROM_ZERO, NONZERO, POSITIVE, SMOOTH, advanced_indi
 from test_ctc import test_ctc_gradients as _ctc_gradients
 from test_nn_embedding import test_embedding_gradients as _embedding_gradients
 from test_nn_rnn_primitives import test_rnn_sequence_gradients as _rnn_sequence_gradients
+from test_tensor_ops_torch import (test_cumprod_gradients as _cumprod_gradients,
+                                   test_cumsum_gradients as _cumsum_gradients,
+                                   test_einsum_gradients as _einsum_gradients,
+                                   test_erf_gradients as _erf_gradients,
+                                   test_softplus_gradients as _softplus_gradients)
+from tinygrad_seq.ops.linalg import Einsum
+from tinygrad_seq.ops.scan import CumProd, CumSum
+from tinygrad_seq.ops.special import Erf, Softplus
 
 
 # ---------------------------------------------------------------- helpers
@@ -481,6 +489,12 @@ PROPERTY_TESTS = {
     Embedding: _embedding_gradients,
     CTCLoss: _ctc_gradients,            # once differentiable: gradcheck only (test_ctc.py)
     **{cls: _rnn_sequence_gradients for cls in (RNNSequence, GRUSequence, LSTMSequence)},
+    # the PyTorch names (tests in test_tensor_ops_torch.py)
+    CumSum: _cumsum_gradients,
+    CumProd: _cumprod_gradients,
+    Erf: _erf_gradients,
+    Softplus: _softplus_gradients,
+    Einsum: _einsum_gradients,
 }
 
 

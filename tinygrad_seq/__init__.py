@@ -26,6 +26,15 @@ from .io import load, save  # noqa: E402  (ts.save / ts.load, no pickle)
 from .safetensors_io import (load_safetensors, load_safetensors_metadata,  # noqa: E402
                               save_safetensors)
 from . import decoding, metrics, optim, sparse, word2vec  # noqa: E402
+from .torch_functions import (  # noqa: E402,A004  PyTorch's top-level names
+    BoolTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor, LongTensor, abs, addmm,
+    allclose, argmax, argmin, argsort, baddbmm, bernoulli, bmm, clamp, clip, cumprod, cumsum,
+    diag, dot, einsum, empty_like, eq, equal, erf, exp, flatten, flip, from_numpy, gather, ge,
+    ger, gt, index_select, is_floating_point, is_tensor, isfinite, isinf, isnan, le,
+    log, log_softmax, logsumexp, lt, masked_fill, masked_select, mean, mm, multinomial,
+    nan_to_num, narrow, ne, nonzero, norm, normal, numel, outer, permute, prod, randperm, relu,
+    reshape, roll, rsqrt, scatter, scatter_add, sigmoid, softmax, sort, sqrt, squeeze, sum,
+    swapaxes, swapdims, t, tanh, topk, transpose, tril, triu, unflatten, unsqueeze)
 
 bool = bool_  # noqa: A001  ts.bool as in PyTorch
 concat = cat
@@ -76,5 +85,8 @@ def default_device():
     """The device of new tensors: TINYGRAD_SEQ_DEVICE at import ("cpu" or "cuda")."""
     return backend.default_device
 
+
+# dtype aliases as torch's (ts.long, ts.float, ...); last, as they shadow builtins here
+long, int, float, double, half = int64, int32, float32, float64, float16  # noqa: A001
 
 __version__ = "0.1.0"

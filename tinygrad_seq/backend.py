@@ -351,3 +351,11 @@ def add_at(out, index, values):
         import cupyx  # only on the GPU path; cupyx comes with cupy
         cupyx.scatter_add(out, index, values)
     return out
+
+
+def argsort_stable(a, axis):
+    """Indices that sort `a` along `axis`, equal elements keeping their order (NumPy's
+    stable kind; CuPy's sort is stable already and takes no kind)."""
+    if array_module(a) is numpy:
+        return numpy.argsort(a, axis=axis, kind="stable")
+    return _cupy.argsort(a, axis=axis)

@@ -949,3 +949,786 @@ def stack(tensors, axis=None, *, dim=None):
         raise ShapeError(f"stack: all tensors must have the same shape, got {[t.shape for t in tensors]}")
     return Cat.apply(*[_unsqueeze(t, axis) for t in _common_dtype(tensors)],
                      axis=normalize_axes(axis, ref.ndim + 1, "stack")[0])
+
+
+# ---------------------------------------------------------------- the PyTorch names users reach for
+# (sorting, scans, products, linear algebra, masks and scatters, constructors from a
+# tensor, layout queries). Each is a primitive of ops/ or a composition of primitives,
+# with PyTorch's argument names, defaults and return types.
+
+from .ops.indexing import IndexAdd  # noqa: E402
+from .ops.linalg import Einsum  # noqa: E402
+from .ops.scan import CumProd, CumSum  # noqa: E402
+from .ops.special import Erf, Softplus  # noqa: E402
+
+SortResult = namedtuple("sort", ["values", "indices"])
+TopkResult = namedtuple("topk", ["values", "indices"])
+
+
+def _one_dim(dim, ndim, op):
+    """A single dim (PyTorch's `dim` of sort, cumsum, ...) as a non-negative int; a 0-d
+    tensor takes 0 or -1."""
+    if not isinstance(dim, int) or isinstance(dim, bool):
+        raise TypeError(f"{op}: dim must be an int, got {dim!r}")
+    axes = normalize_axes(dim, ndim, op)
+    return axes[0] if axes else 0
+
+
+def _as_index_array(index, device, op):
+    """An integer index (Tensor, array or list) as a backend array on `device`."""
+    if isinstance(index, Tensor):
+        index = index.array
+    elif not backend.is_array(index):
+        index = backend.host_array(index)
+    if index.dtype.kind not in "iu":
+        raise DTypeError(f"{op}: index must be an integer tensor, got {index.dtype}")
+    return backend.follow_device(index, device, op, "the index")
+
+
+def _argsort_array(a, axis, descending):
+    """Stable argsort of array `a` along `axis`; descending keeps equal elements in
+    their original order too (the ascending sort of the reversed axis, reversed), and
+    puts nan first, as PyTorch does."""
+    mod = backend.array_module(a)
+    if a.dtype.kind == "b":
+        a = a.astype(backend.int32)
+    if not descending:
+        return backend.argsort_stable(a, axis)
+    n = a.shape[axis]
+    idx = backend.argsort_stable(mod.flip(a, axis), axis)
+    return (n - 1) - mod.flip(idx, axis)
+
+
+def _argsort(self, dim=-1, descending=False, stable=False):
+    """The indices that sort the tensor along `dim` (int64): ``x.gather(dim,
+    x.argsort(dim)) == x.sort(dim).values``. The sort is always stable."""
+    if self.ndim == 0:
+        _one_dim(dim, 0, "argsort")
+        return Tensor._make(backend.array_module(self.array).zeros((), dtype=backend.int64))
+    axis = _one_dim(dim, self.ndim, "argsort")
+    idx = _argsort_array(self.array, axis, descending)
+    return Tensor._make(idx.astype(backend.int64, copy=False))
+
+
+def _sort(self, dim=-1, descending=False, stable=False):
+    """(values, indices) sorted along `dim`, ascending unless `descending`; values =
+    gather(x, dim, indices), so the gradient goes back to where each value came from:
+        dx[indices[i]] += dvalues[i]
+    The sort is stable (equal elements keep their order) whatever `stable` says; nan
+    counts as the largest value, as in PyTorch."""
+    indices = _argsort(self, dim, descending)
+    if self.ndim == 0:
+        return SortResult(self[...], indices)
+    axis = _one_dim(dim, self.ndim, "sort")
+    return SortResult(_gather(self, axis, indices), indices)
+
+
+def _topk(self, k, dim=-1, largest=True, sorted=True):
+    """(values, indices) of the k largest (``largest=False``: smallest) elements along
+    `dim`, in sorted order (also when ``sorted=False``, which PyTorch allows);
+    values = gather(x, dim, indices), so  dx[indices[i]] += dvalues[i]."""
+    axis = _one_dim(dim, self.ndim, "topk")
+    n = self.shape[axis] if self.ndim else 1
+    if not isinstance(k, int) or not 0 <= k <= n:
+        raise OutOfRangeError(f"topk: k={k!r} is out of range for a dim of size {n}")
+    if self.ndim == 0:
+        return TopkResult(self[...], _argsort(self)) if k else \
+            TopkResult(self.reshape(1)[:0].reshape(0), _argsort(self).reshape(1)[:0])
+    idx = _argsort_array(self.array, axis, largest)
+    idx = idx[(slice(None),) * axis + (slice(0, k),)].astype(backend.int64, copy=False)
+    indices = Tensor._make(idx)
+    return TopkResult(_gather(self, axis, indices), indices)
+
+
+Tensor.argsort = _argsort
+Tensor.sort = _sort
+Tensor.topk = _topk
+
+
+def _scan(cls, name, formula):
+    def method(self, dim=None, *, dtype=None, axis=None):
+        dim = _pick(dim, axis, "dim", "axis")
+        if dim is None:
+            raise TypeError(f"{name}: missing the dim to accumulate along")
+        x = self if dtype is None else _to(self, dtype)
+        if x.ndim == 0:
+            _one_dim(dim, 0, name)
+            return cls.apply(x.reshape(1), axis=0).reshape(())
+        return cls.apply(x, axis=_one_dim(dim, x.ndim, name))
+    method.__name__ = name
+    method.__doc__ = formula
+    return method
+
+
+Tensor.cumsum = _scan(CumSum, "cumsum", """Cumulative sum along `dim` (int64 for integer
+    and bool tensors; ``dtype=`` casts first):
+        y_k = sum_{j <= k} x_j,   dx_k = sum_{j >= k} dy_j""")
+Tensor.cumprod = _scan(CumProd, "cumprod", """Cumulative product along `dim` (int64 for
+    integer and bool tensors; ``dtype=`` casts first):
+        y_k = prod_{j <= k} x_j,  dx_k = sum_{j >= k} dy_j prod_{i <= j, i != k} x_i
+    (exact where x has zeros)""")
+
+
+def _prod(self, dim=None, keepdim=False, *, dtype=None):
+    """The product of all elements, or along one `dim` (int64 for integer and bool
+    tensors): the last element of cumprod, so the gradient is exact at zeros:
+        dx_k = dy * prod_{i != k} x_i"""
+    x = self if dtype is None else _to(self, dtype)
+    if dim is None:
+        x = x.reshape(-1)
+        axis = 0
+    else:
+        axis = _one_dim(dim, x.ndim, "prod")
+        if x.ndim == 0:
+            x = x.reshape(1)
+    n = x.shape[axis]
+    if n == 0:
+        mod = backend.array_module(x.array)
+        shape = kept_shape_of(x.shape, axis) if keepdim and dim is not None else \
+            tuple(m for i, m in enumerate(x.shape) if i != axis)
+        dt = backend.int64 if x.dtype.kind in "biu" else x.dtype
+        return Tensor._make(mod.ones(shape, dtype=dt))
+    out = _narrow(CumProd.apply(x, axis=axis), axis, n - 1, 1)
+    if dim is None:
+        return out.reshape(())
+    if self.ndim == 0:
+        return out.reshape(())
+    return out if keepdim else _squeeze(out, axis)
+
+
+def kept_shape_of(shape, axis):
+    return tuple(1 if i == axis else n for i, n in enumerate(shape))
+
+
+Tensor.prod = _prod
+
+
+def _norm(self, p="fro", dim=None, keepdim=False, dtype=None):
+    """The p-norm over all elements or over `dim` (an int or a tuple):
+        p = 2 or "fro":  sqrt(sum x^2)     p = 1: sum |x|     p = inf / -inf: max / min |x|
+        p = 0: the count of nonzero elements        other p: (sum |x|^p)^(1/p)
+    The gradient of a norm that is 0 is 0 (as PyTorch), not nan. Integers are refused,
+    as in PyTorch; ``dtype=`` casts first."""
+    if dtype is not None:
+        self = _to(self, dtype)
+    if self.dtype.kind != "f":
+        raise DTypeError(f"norm: expected a float tensor, got {self.dtype}")
+    if p == "nuc":
+        raise NotImplementedError("norm: the nuclear norm is not implemented")
+    if p is None or p == "fro":
+        p = 2
+    if not isinstance(p, (int, float)) or isinstance(p, bool):
+        raise ValueError(f"norm: unsupported order p={p!r}")
+    kw = dict(axis=dim, keepdims=bool(keepdim))
+    if p == float("inf"):
+        return Max.apply(Abs.apply(self), **kw)
+    if p == float("-inf"):
+        return Min.apply(Abs.apply(self), **kw)
+    if p == 0:
+        return Tensor._make((self.array != 0).sum(**kw).astype(self.dtype))
+    if p == 1:
+        return Sum.apply(Abs.apply(self), **kw)
+    powered = PowScalar.apply(self, p=2) if p == 2 else PowScalar.apply(Abs.apply(self), p=p)
+    s = Sum.apply(powered, **kw)
+    zero = s.array == 0
+    if not bool(zero.any()):
+        return PowScalar.apply(s, p=1.0 / p) if p != 2 else Sqrt.apply(s)
+    # where the norm is 0 its gradient is 0: take the root of 1 there and put 0 back
+    safe = Where.apply(_cast(_operand(1.0, s, "norm"), s.dtype), s, cond=zero)
+    root = PowScalar.apply(safe, p=1.0 / p) if p != 2 else Sqrt.apply(safe)
+    return Where.apply(_cast(_operand(0.0, s, "norm"), s.dtype), root, cond=zero)
+
+
+Tensor.norm = _norm
+
+
+def _repeat(self, *sizes):
+    """Tile the tensor: ``x.repeat(2, 3)`` repeats rows twice and columns three times
+    (PyTorch's repeat; extra leading sizes add dims). An expand and a reshape, so
+    dx = dy summed over the copies."""
+    sizes = _shape_args(sizes, "repeat")
+    if len(sizes) < self.ndim:
+        raise ShapeError(f"repeat: {len(sizes)} sizes for a tensor with {self.ndim} dims")
+    shape = (1,) * (len(sizes) - self.ndim) + tuple(self.shape)
+    interleaved, target, final = [], [], []
+    for r, n in zip(sizes, shape):
+        interleaved += [1, n]
+        target += [r, n]
+        final.append(r * n)
+    x = _reshape(self, tuple(interleaved))
+    return _reshape(_expand(x, tuple(target)), tuple(final))
+
+
+def _narrow(self, dim, start, length):
+    """The slice [start, start + length) along `dim` (a view): x.narrow(0, 1, 2) ==
+    x[1:3]; a negative start counts from the end."""
+    axis = _one_dim(dim, self.ndim, "narrow")
+    start = int(start)
+    n = self.shape[axis]
+    if start < 0:
+        start += n
+    if not 0 <= start <= n or length < 0 or start + length > n:
+        raise OutOfRangeError(f"narrow: start {start} and length {length} are out of range "
+                              f"for a dim of size {n}")
+    return _getitem(self, (slice(None),) * axis + (slice(start, start + length),))
+
+
+def _unflatten(self, dim, sizes):
+    """Split dim `dim` into `sizes` (one may be -1): x.unflatten(1, (2, 3))."""
+    axis = _one_dim(dim, self.ndim, "unflatten")
+    sizes = _shape_args((sizes,), "unflatten")
+    shape = tuple(self.shape)
+    if -1 in sizes:
+        known = 1
+        for s in sizes:
+            if s != -1:
+                known *= s
+        sizes = tuple(shape[axis] // known if s == -1 and known else s for s in sizes)
+    total = 1
+    for s in sizes:
+        total *= s
+    if total != shape[axis]:
+        raise ShapeError(f"unflatten: sizes {sizes} do not multiply to {shape[axis]}")
+    return _reshape(self, shape[:axis] + sizes + shape[axis + 1:])
+
+
+def _flip(self, *dims):
+    """Reverse the order of elements along `dims` (a tuple or several ints)."""
+    if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+        dims = tuple(dims[0])
+    axes = normalize_axes(tuple(dims), self.ndim, "flip") if dims else ()
+    if not axes:
+        return _getitem(self, ...)
+    index = tuple(slice(None, None, -1) if i in axes else slice(None) for i in range(self.ndim))
+    return _getitem(self, index)
+
+
+def _roll(self, shifts, dims=None):
+    """Shift elements along `dims` by `shifts`, those falling off the end coming back
+    at the start (dims=None: over the flattened tensor, the shape kept)."""
+    if dims is None:
+        if not isinstance(shifts, int):
+            if len(shifts) != 1:
+                raise ShapeError("roll: one shift without dims")
+            shifts = shifts[0]
+        return _roll(_reshape(self, (-1,) if self.ndim else (1,)), shifts, 0).reshape(self.shape)
+    shifts = (shifts,) if isinstance(shifts, int) else tuple(shifts)
+    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    if len(shifts) != len(dims):
+        raise ShapeError(f"roll: {len(shifts)} shifts for {len(dims)} dims")
+    out = self
+    for s, d in zip(shifts, dims):
+        axis = _one_dim(d, self.ndim, "roll")
+        n = self.shape[axis]
+        s = s % n if n else 0
+        if s:
+            lead = (slice(None),) * axis
+            out = cat([_getitem(out, lead + (slice(n - s, n),)),
+                       _getitem(out, lead + (slice(0, n - s),))], axis)
+    return out
+
+
+Tensor.repeat = _repeat
+Tensor.narrow = _narrow
+Tensor.unflatten = _unflatten
+Tensor.flip = _flip
+Tensor.roll = _roll
+
+
+def _triangle(self, diagonal, lower, op):
+    if self.ndim < 2:
+        raise ShapeError(f"{op}: expected a tensor with at least 2 dims, got shape {self.shape}")
+    mod = backend.array_module(self.array)
+    n, m = self.shape[-2:]
+    keep = mod.tri(n, m, diagonal, dtype=bool)
+    if not lower:
+        keep = ~mod.tri(n, m, diagonal - 1, dtype=bool)
+    zero = Tensor._make(mod.zeros((), dtype=self.dtype))
+    return Where.apply(self, zero, cond=keep)
+
+
+def _tril(self, diagonal=0):
+    """The lower triangle of the last two dims (j - i <= diagonal), zeros above:
+    y = where(j - i <= diagonal, x, 0),  dx = dy there, 0 elsewhere"""
+    return _triangle(self, diagonal, True, "tril")
+
+
+def _triu(self, diagonal=0):
+    """The upper triangle of the last two dims (j - i >= diagonal), zeros below:
+    y = where(j - i >= diagonal, x, 0),  dx = dy there, 0 elsewhere"""
+    return _triangle(self, diagonal, False, "triu")
+
+
+def _diag(self, diagonal=0):
+    """A 1-D tensor gives the square matrix with it on diagonal `diagonal`; a 2-D
+    tensor gives that diagonal as a 1-D tensor (a gather; its adjoint a scatter)."""
+    mod = backend.array_module(self.array)
+    k = int(diagonal)
+    if self.ndim == 1:
+        n = self.shape[0]
+        size = n + abs(k)
+        rows = mod.arange(n) + max(-k, 0)
+        cols = mod.arange(n) + max(k, 0)
+        return IndexAdd.apply(self, shape=(size, size), index=(rows, cols))
+    if self.ndim == 2:
+        n, m = self.shape
+        length = max(0, min(n + min(k, 0), m - max(k, 0)))
+        rows = mod.arange(length) + max(-k, 0)
+        cols = mod.arange(length) + max(k, 0)
+        return _getitem(self, (rows, cols))
+    raise ShapeError(f"diag: expected a 1-D or 2-D tensor, got shape {self.shape}")
+
+
+Tensor.tril = _tril
+Tensor.triu = _triu
+Tensor.diag = _diag
+Tensor.tril_ = _inplace(_tril, "tril_")
+Tensor.triu_ = _inplace(_triu, "triu_")
+
+
+def _fill_value(value, like, op):
+    """A Python number or 0-d tensor as a 0-d tensor of `like`'s dtype (the fills of
+    masked_fill, scatter, index_fill keep the tensor's dtype, as in PyTorch)."""
+    if isinstance(value, Tensor):
+        if value.ndim != 0:
+            raise ShapeError(f"{op}: the value must be a number or a 0-d tensor, got shape "
+                             f"{value.shape}")
+        return _cast(value, like.dtype) if value.device == like.device else \
+            _to(value, like.dtype, like.device)
+    mod = backend.array_module(like.array)
+    return Tensor._make(mod.asarray(value, dtype=like.dtype))
+
+
+_masked_fill_in_place = _inplace(_masked_fill, "masked_fill_")
+
+
+def _masked_fill_(self, mask, value):
+    """Fill with `value` (in self's dtype) where `mask` (a bool tensor broadcasting to
+    self) is True, in place; the gradient through the kept elements is dy, 0 where
+    filled."""
+    return _masked_fill_in_place(self, mask, _fill_value(value, self, "masked_fill_"))
+
+
+def _masked_select(self, mask):
+    """The elements where `mask` is True, as a 1-D tensor (self and mask broadcast
+    together first); dx = dy scattered back to those places."""
+    cond = mask.array if isinstance(mask, Tensor) else as_array(mask, device=self.device)
+    if cond.dtype.kind != "b":
+        raise DTypeError(f"masked_select: the mask must be a bool tensor, got {cond.dtype}")
+    cond = backend.follow_device(cond, self.device, "masked_select", "the mask")
+    mod = backend.array_module(cond)
+    try:
+        shape = backend.xp("cpu").broadcast_shapes(tuple(self.shape), cond.shape)
+    except ValueError:
+        raise ShapeError(f"masked_select: mask of shape {cond.shape} does not broadcast with "
+                         f"shape {tuple(self.shape)}") from None
+    x = _expand(self, shape) if tuple(self.shape) != shape else self
+    return _getitem(x, mod.broadcast_to(cond, shape))
+
+
+Tensor.masked_fill_ = _masked_fill_
+Tensor.masked_select = _masked_select
+
+
+def _scatter_index(self, dim, index, op):
+    """(axis, index array, the advanced index that puts element i of index at
+    self[..., index[i], ...]) for scatter/gather-style ops."""
+    axis = _one_dim(dim, self.ndim, op)
+    index = _as_index_array(index, self.device, op)
+    if index.ndim != self.ndim and not (self.ndim == 0 and index.ndim <= 1):
+        raise ShapeError(f"{op}: index has {index.ndim} dims, the tensor {self.ndim}")
+    for d in range(index.ndim):
+        if d != axis and index.shape[d] > self.shape[d]:
+            raise ShapeError(f"{op}: index shape {index.shape} is larger than the tensor's "
+                             f"{tuple(self.shape)} in dim {d}")
+    mod = backend.array_module(index)
+    grids = [mod.arange(n).reshape((1,) * d + (n,) + (1,) * (index.ndim - d - 1))
+             for d, n in enumerate(index.shape)]
+    grids[axis] = index
+    return axis, index, tuple(grids)
+
+
+def _src_part(src, index, op):
+    """src cut to index's shape (PyTorch reads only that corner of src)."""
+    if src.ndim != index.ndim:
+        raise ShapeError(f"{op}: src has {src.ndim} dims, index {index.ndim}")
+    if tuple(src.shape) == index.shape:
+        return src
+    if any(i > s for i, s in zip(index.shape, src.shape)):
+        raise ShapeError(f"{op}: index shape {index.shape} is larger than src's {tuple(src.shape)}")
+    return _getitem(src, tuple(slice(0, n) for n in index.shape))
+
+
+def _scatter(self, dim, index, src=None, *, value=None, reduce=None):
+    """A copy of self with src's elements written at the places index names along
+    `dim` (for dim 0: out[index[i][j]][j] = src[i][j]); `src` may be a number (or
+    ``value=``). Repeated indices: one of the writes wins.
+        dself = dy with the written places zeroed,  dsrc = gather(dy, dim, index)
+    ``reduce="add"`` is scatter_add; "multiply" is not implemented."""
+    if reduce is not None:
+        if reduce == "add":
+            return _scatter_add(self, dim, index, src if src is not None else value)
+        raise NotImplementedError(f"scatter: reduce={reduce!r} is not implemented")
+    if src is None:
+        src = value
+    if src is None:
+        raise TypeError("scatter: give src (a tensor) or value (a number)")
+    axis, index, grids = _scatter_index(self, dim, index, "scatter")
+    if isinstance(src, Tensor):
+        v = _src_part(_cast(src, self.dtype), index, "scatter")
+    else:
+        v = _fill_value(src, self, "scatter")
+    if index.size == 0:
+        return _getitem(self, ...) if self.requires_grad else self.clone()
+    return SetItem.apply(self, v, index=grids)
+
+
+def _scatter_add(self, dim, index, src):
+    """self plus src's elements added at the places index names along `dim`
+    (for dim 0: out[index[i][j]][j] += src[i][j]; repeats add up).
+        dself = dy,  dsrc = gather(dy, dim, index)"""
+    axis, index, grids = _scatter_index(self, dim, index, "scatter_add")
+    if not isinstance(src, Tensor):
+        src = tensor_arg(src, "scatter_add", "src", like=self)
+    v = _src_part(_cast(src, self.dtype), index, "scatter_add")
+    return self + IndexAdd.apply(v, shape=tuple(self.shape), index=grids)
+
+
+def _index_fill(self, dim, index, value):
+    """A copy of self with the slices `index` (1-D) along `dim` set to `value`;
+    dx = dy with those slices zeroed."""
+    axis = _one_dim(dim, self.ndim, "index_fill")
+    index = _as_index_array(index, self.device, "index_fill").reshape(-1)
+    return SetItem.apply(self, _fill_value(value, self, "index_fill"),
+                         index=(slice(None),) * axis + (index,))
+
+
+Tensor.scatter = _scatter
+Tensor.scatter_add = _scatter_add
+Tensor.scatter_ = _inplace(_scatter, "scatter_")
+Tensor.scatter_add_ = _inplace(_scatter_add, "scatter_add_")
+Tensor.index_fill = _index_fill
+Tensor.index_fill_ = _inplace(_index_fill, "index_fill_")
+
+
+def _check_dims(t, ndim, op, name):
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{op}: {name} must be a Tensor, got {type(t).__name__}")
+    if t.ndim != ndim:
+        raise ShapeError(f"{op}: {name} must have {ndim} dims, got shape {tuple(t.shape)}")
+
+
+def _mm(self, mat2):
+    """The matrix product of two 2-D tensors: y = a @ b, da = dy b^T, db = a^T dy"""
+    _check_dims(self, 2, "mm", "input")
+    _check_dims(mat2, 2, "mm", "mat2")
+    return Tensor.__matmul__(self, mat2)
+
+
+def _bmm(self, mat2):
+    """Batched matrix product of (b, n, m) and (b, m, p) tensors (no broadcasting):
+    y[i] = a[i] @ b[i]"""
+    _check_dims(self, 3, "bmm", "input")
+    _check_dims(mat2, 3, "bmm", "mat2")
+    if self.shape[0] != mat2.shape[0]:
+        raise ShapeError(f"bmm: batch sizes {self.shape[0]} and {mat2.shape[0]} differ")
+    return Tensor.__matmul__(self, mat2)
+
+
+def _scaled_sum(self, product, beta, alpha):
+    product = product if alpha == 1 else product * alpha
+    if beta == 0:          # PyTorch ignores input then (nan and inf in it do not propagate)
+        if not self.requires_grad:
+            return product
+        # ... and gives it a zero gradient: where(False, input, product)
+        never = backend.array_module(product.array).zeros(tuple(product.shape), dtype=bool)
+        return Where.apply(*_promote(self, product), cond=never)
+    return (self if beta == 1 else self * beta) + product
+
+
+def _addmm(self, mat1, mat2, *, beta=1, alpha=1):
+    """beta * input + alpha * (mat1 @ mat2), input broadcasting to the product"""
+    return _scaled_sum(self, _mm(mat1, mat2), beta, alpha)
+
+
+def _baddbmm(self, batch1, batch2, *, beta=1, alpha=1):
+    """beta * input + alpha * bmm(batch1, batch2)"""
+    return _scaled_sum(self, _bmm(batch1, batch2), beta, alpha)
+
+
+def _dot(self, other):
+    """The inner product of two 1-D tensors of one length: sum_i a_i b_i (a 0-d tensor)"""
+    _check_dims(self, 1, "dot", "input")
+    _check_dims(other, 1, "dot", "tensor")
+    if self.shape[0] != other.shape[0]:
+        raise ShapeError(f"dot: lengths {self.shape[0]} and {other.shape[0]} differ")
+    return Tensor.__matmul__(self, other)
+
+
+def _outer(self, vec2):
+    """The outer product of two 1-D tensors: y[i, j] = a[i] * b[j]"""
+    _check_dims(self, 1, "outer", "input")
+    _check_dims(vec2, 1, "outer", "vec2")
+    return _reshape(self, (-1, 1)) * _reshape(vec2, (1, -1))
+
+
+def _t(self):
+    """The transpose of a tensor with at most 2 dims (0-d and 1-D come back as they are)."""
+    if self.ndim > 2:
+        raise ShapeError(f"t: expects a tensor with at most 2 dims, got shape {tuple(self.shape)}")
+    return _transpose(self, 0, 1) if self.ndim == 2 else self
+
+
+Tensor.mm = _mm
+Tensor.bmm = _bmm
+Tensor.addmm = _addmm
+Tensor.baddbmm = _baddbmm
+Tensor.dot = _dot
+Tensor.outer = Tensor.ger = _outer
+Tensor.t = _t
+
+
+def _einsum_expand(equation, shapes):
+    """The equation made explicit: "..." replaced by letters (right-aligned, as
+    broadcasting), the implicit output (the letters used once, sorted) written out."""
+    equation = equation.replace(" ", "")
+    if "->" in equation:
+        lhs, out = equation.split("->")
+        explicit = True
+    else:
+        lhs, out, explicit = equation, "", False
+    subs = lhs.split(",")
+    if len(subs) != len(shapes):
+        raise ShapeError(f"einsum: the equation {equation!r} names {len(subs)} operands, "
+                         f"{len(shapes)} given")
+    spare = [c for c in "zyxwvutsrqponmlkjihgfedcbaZYXWVUTSRQPONMLKJIHGFEDCBA"
+             if c not in equation]
+    n_ell = 0
+    for sub, shape in zip(subs, shapes):
+        if "..." in sub:
+            n_ell = max(n_ell, len(shape) - (len(sub) - 3))
+    ell = "".join(spare[:n_ell][::-1])
+    new_subs = []
+    for sub, shape in zip(subs, shapes):
+        if "..." in sub:
+            k = len(shape) - (len(sub) - 3)
+            sub = sub.replace("...", ell[n_ell - k:] if k else "")
+        if not sub.isalpha() and sub:
+            raise ValueError(f"einsum: subscripts must be letters, got {sub!r}")
+        new_subs.append(sub)
+    if explicit:
+        out = out.replace("...", ell)
+    else:
+        letters = "".join(new_subs)
+        out = ell + "".join(sorted(c for c in set(letters) if letters.count(c) == 1
+                                   and c not in ell))
+    return new_subs, out
+
+
+def einsum(equation, *operands):
+    """Sums of products by subscripts, as torch.einsum: ``einsum("ij,jk->ik", a, b)``
+    (also the implicit form "ij,jk", "..." for leading dims, and the operands as one
+    list). Size-1 dims broadcast. One Einsum primitive:
+        dx_i = einsum(dy, the other operands -> x_i's subscripts)"""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    if not operands:
+        raise ShapeError("einsum: no operands")
+    ref = _reference(operands)
+    tensors = _common_dtype([_operand(t, ref, "einsum") for t in operands])
+    subs, out = _einsum_expand(equation, [t.shape for t in tensors])
+    sizes = {}
+    for sub, t in zip(subs, tensors):
+        if len(sub) != t.ndim:
+            raise ShapeError(f"einsum: subscripts {sub!r} for an operand of shape "
+                             f"{tuple(t.shape)}")
+        for c, n in zip(sub, t.shape):
+            if sizes.get(c, 1) == 1:
+                sizes[c] = n
+            elif n not in (1, sizes[c]):
+                raise ShapeError(f"einsum: letter {c!r} has sizes {sizes[c]} and {n}")
+    tensors = [_expand(t, tuple(sizes[c] for c in sub)) if any(
+        sizes[c] != n for c, n in zip(sub, t.shape)) else t for sub, t in zip(subs, tensors)]
+    if len(set(out)) != len(out) or any(c not in sizes for c in out):
+        raise ShapeError(f"einsum: bad output subscripts {out!r}")
+    return Einsum.apply(*tensors, equation=",".join(subs) + "->" + out)
+
+
+# ---- elementwise
+
+def _rsqrt(self):
+    """1 / sqrt(x) (integers give the default float dtype): y = x^(-1/2),
+    dx = -dy x^(-3/2) / 2"""
+    return PowScalar.apply(float_tensor(self, "rsqrt"), p=-0.5)
+
+
+def _erf(self):
+    """The error function: y = 2 / sqrt(pi) * integral_0^x exp(-t^2) dt,
+    dx = dy * 2 / sqrt(pi) * exp(-x^2)"""
+    return Erf.apply(self)
+
+
+def _softplus(self, beta=1.0, threshold=20.0):
+    """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold:
+    dx = dy * sigmoid(beta x) (dy above the threshold)"""
+    return Softplus.apply(self, beta=beta, threshold=threshold)
+
+
+def _isnan(self):
+    """True where the element is nan (a bool tensor; integers are never nan)."""
+    mod = backend.array_module(self.array)
+    return Tensor._make(mod.asarray(mod.isnan(self.array)))
+
+
+def _isinf(self):
+    """True where the element is +inf or -inf (a bool tensor)."""
+    mod = backend.array_module(self.array)
+    return Tensor._make(mod.asarray(mod.isinf(self.array)))
+
+
+def _isfinite(self):
+    """True where the element is neither inf nor nan (a bool tensor)."""
+    mod = backend.array_module(self.array)
+    return Tensor._make(mod.asarray(mod.isfinite(self.array)))
+
+
+def _nan_to_num(self, nan=0.0, posinf=None, neginf=None):
+    """nan replaced by `nan`, +inf by `posinf`, -inf by `neginf` (default: the largest
+    and lowest finite values of the dtype):  dx = dy where x is finite, 0 elsewhere"""
+    if self.dtype.kind != "f":
+        return _to(self, copy=True)
+    mod = backend.array_module(self.array)
+    replaced = mod.asarray(mod.nan_to_num(self.array, nan=nan, posinf=posinf, neginf=neginf))
+    return Where.apply(self, Tensor._make(replaced), cond=mod.asarray(mod.isfinite(self.array)))
+
+
+Tensor.rsqrt = _rsqrt
+Tensor.erf = _erf
+Tensor.softplus = _softplus
+Tensor.isnan = _isnan
+Tensor.isinf = _isinf
+Tensor.isfinite = _isfinite
+Tensor.nan_to_num = _nan_to_num
+Tensor.nan_to_num_ = _inplace(_nan_to_num, "nan_to_num_")
+Tensor.masked_fill.__doc__ = _masked_fill.__doc__
+
+
+def _compare(dunder, name, symbol):
+    op = getattr(Tensor, dunder)
+
+    def method(self, other):
+        return op(self, other)
+    method.__name__ = name
+    method.__doc__ = f"self {symbol} other elementwise (a bool tensor, not differentiable)"
+    return method
+
+
+for _name, _dunder, _symbol in (("eq", "__eq__", "=="), ("ne", "__ne__", "!="),
+                                ("lt", "__lt__", "<"), ("le", "__le__", "<="),
+                                ("gt", "__gt__", ">"), ("ge", "__ge__", ">=")):
+    setattr(Tensor, _name, _compare(_dunder, _name, _symbol))
+Tensor.greater, Tensor.less, Tensor.not_equal = Tensor.gt, Tensor.lt, Tensor.ne
+Tensor.greater_equal, Tensor.less_equal = Tensor.ge, Tensor.le
+
+
+def _where_method(self, condition, y):
+    """x.where(condition, y) == ts.where(condition, x, y): x where condition is True,
+    y elsewhere (differentiable in both)."""
+    return where(condition, self, y)
+
+
+def _nonzero(self, *, as_tuple=False):
+    """The indices of the nonzero elements: an int64 tensor of shape (n, ndim), or with
+    ``as_tuple=True`` one 1-D tensor per dim (x[x.nonzero(as_tuple=True)] are the
+    nonzero values)."""
+    mod = backend.array_module(self.array)
+    a = self.array if self.ndim else self.array.reshape(1)
+    found = [i.astype(backend.int64, copy=False) for i in mod.nonzero(a)]
+    if self.ndim == 0:
+        if as_tuple:
+            return (Tensor._make(found[0] * 0),)
+        return Tensor._make(mod.zeros((found[0].shape[0], 0), dtype=backend.int64))
+    if as_tuple:
+        return tuple(Tensor._make(i) for i in found)
+    return Tensor._make(mod.stack(found, axis=1) if found else
+                        mod.zeros((0, 0), dtype=backend.int64))
+
+
+Tensor.where = _where_method
+Tensor.nonzero = _nonzero
+
+
+# ---- constructors from a tensor and layout queries
+
+def _new(self, shape, fill, dtype, device, requires_grad):
+    dtype = self.dtype if dtype is None else backend.dtype(dtype)
+    device = self.device if device is None else backend.check_device(device)
+    out = Tensor._make(backend.xp(device).full(shape, fill, dtype=dtype))
+    return out.requires_grad_(True) if requires_grad else out
+
+
+def _new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+    """Zeros of `size` with self's dtype and device (unless given)."""
+    return _new(self, _shape_args(size, "new_zeros"), 0, dtype, device, requires_grad)
+
+
+def _new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+    """Ones of `size` with self's dtype and device (unless given)."""
+    return _new(self, _shape_args(size, "new_ones"), 1, dtype, device, requires_grad)
+
+
+def _new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+    """A tensor of `size` with self's dtype and device (its values are zeros here;
+    PyTorch leaves them uninitialised)."""
+    return _new(self, _shape_args(size, "new_empty"), 0, dtype, device, requires_grad)
+
+
+def _new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
+    """`fill_value` everywhere, of `size`, with self's dtype and device (unless given)."""
+    return _new(self, _shape_args((size,), "new_full"), fill_value, dtype, device,
+                requires_grad)
+
+
+def _new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
+    """A new tensor (a copy) of `data` with self's dtype and device unless given."""
+    dtype = self.dtype if dtype is None else dtype
+    device = self.device if device is None else device
+    return Tensor(data, dtype=dtype, requires_grad=requires_grad, device=device)
+
+
+def _type_as(self, other):
+    """self cast to other's dtype (differentiable)."""
+    return _to(self, other.dtype)
+
+
+def _stride(self, dim=None):
+    """The strides in elements (the backend array's byte strides / itemsize): a tuple,
+    or the stride of `dim`."""
+    size = self.array.dtype.itemsize
+    strides = tuple(s // size for s in self.array.strides)
+    if dim is None:
+        return strides
+    if not self.ndim:
+        raise OutOfRangeError(f"stride: dim {dim} of a 0-d tensor")
+    return strides[_one_dim(dim, self.ndim, "stride")]
+
+
+def _is_contiguous(self, memory_format=None):
+    """Whether the elements lie in memory in row-major order without gaps."""
+    return bool(self.array.flags.c_contiguous)
+
+
+def _element_size(self):
+    """The size of one element in bytes."""
+    return self.array.dtype.itemsize
+
+
+Tensor.new_zeros = _new_zeros
+Tensor.new_ones = _new_ones
+Tensor.new_empty = _new_empty
+Tensor.new_full = _new_full
+Tensor.new_tensor = _new_tensor
+Tensor.type_as = _type_as
+Tensor.stride = _stride
+Tensor.is_contiguous = _is_contiguous
+Tensor.element_size = _element_size

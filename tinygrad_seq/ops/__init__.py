@@ -3,7 +3,7 @@ side by side, grouped by family. ``PRIMITIVES`` lists them all (the property tes
 it to make sure none is untested)."""
 from ..autograd import Node
 from . import (activations, ctc, elementwise, embedding, indexing, linalg, movement, nn,  # noqa: F401
-               normalization, reduce, rnn)
+               normalization, reduce, rnn, scan, special)
 
 
 def primitives():

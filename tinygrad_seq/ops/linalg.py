@@ -1,7 +1,8 @@
 """Matrix product, NumPy's matmul semantics: 1-D operands are promoted (a vector on
 the left gets a leading 1, on the right a trailing 1, removed from the result), and
-leading batch axes broadcast."""
-from ..autograd import Node, call
+leading batch axes broadcast. Einsum: any product of several tensors by subscripts."""
+from .. import backend
+from ..autograd import Node, Tensor, call
 from ..errors import DTypeError, ShapeError
 from .movement import Permute
 from .reduce import grad_like
@@ -61,3 +62,69 @@ class MatMul(Node):
             if b.ndim == 1:
                 db = db.reshape(b.shape)
         return da, db
+
+
+def _einsum(mod, equation, *xs):
+    """mod.einsum, with NumPy's contraction-order optimisation (BLAS where it can)."""
+    if mod is backend.xp("cpu"):
+        return mod.einsum(equation, *xs, optimize=len(xs) > 1)
+    return mod.einsum(equation, *xs)
+
+
+class Einsum(Node):
+    """y = einsum(equation, *xs) for an explicit equation of letters ("ij,jk->ik"; the
+    Tensor API expands "..." and the implicit form first, and broadcasts size-1 dims)
+    dx_i = einsum(dy, x_j for j != i -> subscripts of x_i): the letters x_i alone
+    carries come in as ones(n) vectors, a letter repeated in x_i (a diagonal) as an
+    eye(n) matrix, so that every gradient is one einsum again (and differentiable)"""
+
+    def forward(self, *xs, equation):
+        ins, out = equation.split("->")
+        self.equation, self.subs, self.out = equation, ins.split(","), out
+        if len(self.subs) != len(xs):
+            raise ShapeError(f"einsum: the equation {equation!r} names {len(self.subs)} "
+                             f"operands, {len(xs)} given")
+        self.sizes = {}
+        for sub, x in zip(self.subs, xs):
+            if len(sub) != x.ndim:
+                raise ShapeError(f"einsum: subscripts {sub!r} for an operand with {x.ndim} dims")
+            for c, n in zip(sub, x.shape):
+                if self.sizes.setdefault(c, n) != n:
+                    raise ShapeError(f"einsum: letter {c!r} has sizes {self.sizes[c]} and {n}")
+        if any(x.dtype.kind == "b" for x in xs):
+            raise DTypeError("einsum: bool operands")
+        return _einsum(backend.array_module(xs[0]), equation, *xs)
+
+    def backward(self, g):
+        xs = self.saved_inputs()
+        mod = backend.array_module(g.array if isinstance(g, Tensor) else g)
+        used = set(self.equation)
+        fresh = (c for c in _LETTERS if c not in used)
+        grads = []
+        for i, sub in enumerate(self.subs):
+            if not self.needs_input_grad[i]:
+                grads.append(None)
+                continue
+            operands = [g] + [x for j, x in enumerate(xs) if j != i]
+            subs = [self.out] + [s for j, s in enumerate(self.subs) if j != i]
+            have, seen, target = set("".join(subs)), set(), ""
+            for c in sub:
+                n = self.sizes[c]
+                if c in seen:                       # a diagonal: eye(n) links the copies
+                    f = next(fresh)
+                    operands.append(mod.eye(n, dtype=g.dtype))
+                    subs.append(c + f)
+                    target += f
+                    continue
+                seen.add(c)
+                if c not in have:                   # summed in x_i alone: broadcast back
+                    operands.append(mod.ones(n, dtype=g.dtype))
+                    subs.append(c)
+                    have.add(c)
+                target += c
+            grads.append(grad_like(call(Einsum, *operands,
+                                        equation=",".join(subs) + "->" + target), self.inputs[i]))
+        return tuple(grads)
+
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
