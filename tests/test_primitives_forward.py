@@ -20,7 +20,7 @@ import tinygrad_seq.functional as F
 from tinygrad_seq import backend
 from tinygrad_seq.ops import PRIMITIVES
 from tinygrad_seq.ops.elementwise import (Abs, Add, Clip, Div, Exp, Log, Maximum, Minimum, Mul,
-                                          Neg, Pow, PowScalar, Relu, Sigmoid, Softplus, Sqrt, Sub,
+                                          Neg, Pow, PowScalar, Relu, Sigmoid, Sqrt, Sub,
                                           Tanh, Where)
 from tinygrad_seq.ops.ctc import CTCLoss
 from tinygrad_seq.ops.embedding import Embedding
@@ -279,7 +279,6 @@ FORWARD = {
     Abs: unary(abs, np.abs),
     Tanh: unary(lambda t: t.tanh(), np.tanh),
     Sigmoid: unary(lambda t: t.sigmoid(), lambda x: 1 / (1 + np.exp(-x))),
-    Softplus: unary(Softplus.apply, lambda x: np.logaddexp(0, x)),
     Relu: unary(lambda t: t.relu(), lambda x: np.maximum(x, 0)),
     Add: binary(operator.add, np.add),
     Sub: binary(operator.sub, np.subtract),

@@ -107,7 +107,7 @@ def test_erf_gradients(x):
 
 
 @given(x=arrays(shapes(), grid(0.5)), beta=st.sampled_from([1.0, 2.0, 0.5]),
-       threshold=st.sampled_from([20.0, 1.0]))
+       threshold=st.sampled_from([20.0, 1.0, None]))
 def test_softplus_gradients(x, beta, threshold):
     # grid(0.5) values times beta never sit on the threshold (a multiple of 0.1 here)
     check(Softplus, lambda t: t.softplus(beta=beta, threshold=threshold), leaf(x))

@@ -24,7 +24,7 @@ from .. import backend
 from ..autograd import Tensor
 from ..function import Function
 from ..errors import DTypeError, ShapeError
-from ..ops.elementwise import Softplus
+from ..ops.special import Softplus
 from ..ops.embedding import IndexRangeError
 from ..tensor import float16_in_float32, float_tensor, tensor_arg
 from .activations import log_softmax
@@ -168,7 +168,7 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
 
 def _softplus(x):
     """log(1 + exp(x)): stable for any x, derivative sigmoid(x), finite at +-inf."""
-    return Softplus.apply(x)
+    return Softplus.apply(x, threshold=None)
 
 
 @float16_in_float32

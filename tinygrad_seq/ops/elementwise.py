@@ -166,21 +166,6 @@ class Tanh(Node):
         return (g * (1.0 - y * y),)
 
 
-class Softplus(Node):
-    """y = log(1 + exp(x)), computed as max(x, 0) + log1p(exp(-|x|)) (no overflow);
-    dx = dy * sigmoid(x)  (finite everywhere: 0 at -inf, 1 at +inf, 1/2 at 0 exactly,
-    where a log-sum-exp form gives inf - inf = nan at the infinities)"""
-
-    def forward(self, x):
-        x = float_array(x, "softplus")
-        mod = backend.array_module(x)
-        return mod.maximum(x, 0) + mod.log1p(mod.exp(-abs(x)))
-
-    def backward(self, g):
-        (x,) = self.saved_inputs()
-        return (g * call(Sigmoid, x),)
-
-
 class Sigmoid(Node):
     """y = 1 / (1 + exp(-x));  dx = dy * y * (1 - y)
     (exp(-x) may overflow to inf for very negative x, giving exactly 0: see

@@ -25,23 +25,31 @@ class Erf(Node):
 
 
 class Softplus(Node):
-    """y = log(1 + exp(beta x)) / beta where beta x <= threshold, x elsewhere (PyTorch's
-    softplus: linear above the threshold)
-    dx = dy * sigmoid(beta x) where beta x <= threshold, dy elsewhere"""
+    """y = log(1 + exp(beta x)) / beta, computed as (max(beta x, 0) + log1p(exp(-|beta x|)))
+    / beta (no overflow); with a ``threshold`` (PyTorch's softplus, default 20) y = x
+    where beta x > threshold. ``threshold=None``: no linear part (the exact softplus
+    that binary_cross_entropy_with_logits needs).
+    dx = dy * sigmoid(beta x) (dy in the linear part): finite everywhere, 0 at -inf and
+    1 at +inf, where a log-sum-exp form gives inf - inf = nan."""
 
     def forward(self, x, beta=1.0, threshold=20.0):
         x = float_array(x, "softplus")
         mod = backend.array_module(x)
         self.beta = beta
-        bx = x * beta
-        self.linear = bx > threshold
-        soft = mod.log1p(mod.exp(mod.minimum(bx, threshold)))
+        bx = x * beta if beta != 1 else x
+        soft = mod.maximum(bx, 0) + mod.log1p(mod.exp(-abs(bx)))
         if beta != 1:
             soft = soft / beta
+        if threshold is None:
+            self.linear = None
+            return soft.astype(x.dtype, copy=False)
+        self.linear = bx > threshold
         return mod.where(self.linear, x, soft).astype(x.dtype, copy=False)
 
     def backward(self, g):
         (x,) = self.saved_inputs()
-        s = call(Sigmoid, x * self.beta)
+        s = call(Sigmoid, x * self.beta if self.beta != 1 else x)
+        if self.linear is None:
+            return (g * s,)
         linear = self.linear.astype(s.dtype)
         return (g * (s * (1 - linear) + linear),)
