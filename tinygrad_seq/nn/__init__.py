@@ -1,6 +1,6 @@
 """Neural-network modules with torch.nn's names, parameter names, shapes and return
 values, so that weights move between the two."""
-from . import init
+from . import init, utils
 from .activation import GELU, Identity, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from .attention import AdditiveAttention, MultiheadAttention
 from .containers import ModuleList, Sequential
