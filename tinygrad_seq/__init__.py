@@ -30,6 +30,7 @@ from .io import load, save  # noqa: E402  (ts.save / ts.load, no pickle)
 from .safetensors_io import (load_safetensors, load_safetensors_metadata,  # noqa: E402
                               save_safetensors)
 from . import decoding, metrics, optim, sparse, word2vec  # noqa: E402
+from . import utils  # noqa: E402  (ts.utils.data: Dataset, DataLoader, ...)
 
 bool = bool_  # noqa: A001  ts.bool as in PyTorch
 concat = cat
