@@ -1,10 +1,13 @@
 """Activations, softmax and dropout: thin wrappers over the primitives."""
 import math
 
+from .. import backend
+from ..autograd import Tensor
 from ..errors import DTypeError
+from ..function import Function
 from ..ops.activations import Gelu
 from ..ops.nn import Dropout, LogSoftmax, Softmax
-from ..tensor import _pick, tensor_arg
+from ..tensor import _pick, tensor_arg, where
 
 
 def _as_tensor(x, op):
@@ -64,3 +67,37 @@ def gelu(x, approximate="none"):
         inner = (x + x * x * x * 0.044715) * math.sqrt(2.0 / math.pi)
         return x * (inner.tanh() + 1.0) * 0.5
     raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+class _Softplus(Function):
+    """y = log1p(exp(beta x)) / beta, and y = x where beta x > threshold;
+    dx = dy * sigmoid(beta x), and dy where beta x > threshold (Tensor ops, so the
+    backward is itself differentiable)."""
+
+    @staticmethod
+    def forward(ctx, x, beta, threshold):
+        a = x.array
+        mod = backend.array_module(a)
+        z = a * beta
+        over = z > threshold
+        y = mod.log1p(mod.exp(mod.minimum(z, threshold)))
+        y /= beta
+        ctx.save_for_backward(x)
+        ctx.beta, ctx.threshold = beta, threshold
+        return Tensor._make(mod.where(over, a, y).astype(a.dtype, copy=False))
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        z = x * ctx.beta
+        over = Tensor._make(z.array > ctx.threshold)
+        return g * where(over, 1.0, z.sigmoid()), None, None
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    """log(1 + exp(beta x)) / beta, the identity where beta x > threshold (for
+    numerical stability), as torch.nn.functional.softplus."""
+    x = _as_tensor(input, "softplus")
+    if not backend.is_float(x.dtype):
+        raise DTypeError(f"softplus: expected a float tensor, got {x.dtype}")
+    return _Softplus.apply(x, float(beta), float(threshold))
