@@ -355,6 +355,11 @@ class _Generators:
         self._device_seeds[device] = seed
         self._by_device.pop(device, None)
 
+    def replace(self, device, seed, stream):
+        """Make `stream` (started from `seed`) the generator of `device`."""
+        self._device_seeds[device] = seed
+        self._by_device[device] = stream
+
     def initial_seed(self, device="cpu"):
         return self._device_seeds.get(device, self._seed)
 

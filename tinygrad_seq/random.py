@@ -127,8 +127,7 @@ class _DefaultGenerator(Generator):
 
     def set_state(self, new_state):
         gen = Generator("cpu").set_state(new_state)
-        backend.generator.seed_device("cpu", gen.initial_seed())
-        backend.generator._by_device["cpu"] = gen.rng_for("cpu")
+        backend.generator.replace("cpu", gen.initial_seed(), gen.rng_for("cpu"))
         return self
 
 

@@ -230,7 +230,9 @@ class RNNBase(Module):
     (P, H) follows the biases.
 
     forward(input, hx=None, *, lengths=None):
-    - input (T, N, I), or (N, T, I) with batch_first, or unbatched (T, I);
+    - input (T, N, I), or (N, T, I) with batch_first, or unbatched (T, I), or a
+      PackedSequence (``nn.utils.rnn``): then the output is a PackedSequence packed as
+      the input, and h_n is in the batch's original order, as torch;
     - hx: h0 (D*num_layers, N, H_out) (unbatched (D*num_layers, H_out)); LSTM: (h0, c0)
       with c0 (D*num_layers, N, H); zeros when None. H_out = proj_size if > 0, else H;
     - lengths: None, or the true length of each of the N sequences (a list, array or
