@@ -20,6 +20,10 @@ from .creation import (arange, as_tensor, empty, eye, full, full_like, linspace,
 from .errors import (AutogradError, DeviceError, DTypeError, GradcheckError, OutOfRangeError,
                      SerializationError, ShapeError, TinygradSeqError)
 from .gradcheck import gradcheck, gradgradcheck
+from . import cuda, random  # noqa: E402  (ts.cuda queries, ts.Generator)
+from .backend import Device as device  # noqa: E402  ts.device("cuda:0"), as torch.device
+from .random import (Generator, default_generator, get_rng_state, initial_seed,  # noqa: E402
+                     manual_seed, seed, set_rng_state)
 from .tensor import cat, stack, where
 from . import functional, nn, viz  # noqa: E402  (after the Tensor API is attached)
 from .io import load, save  # noqa: E402  (ts.save / ts.load, no pickle)
@@ -35,6 +39,7 @@ from .torch_functions import (  # noqa: E402,A004  PyTorch's top-level names
     nan_to_num, narrow, ne, nonzero, norm, normal, numel, outer, permute, prod, randperm, relu,
     reshape, roll, rsqrt, scatter, scatter_add, sigmoid, softmax, sort, sqrt, squeeze, sum,
     swapaxes, swapdims, t, tanh, topk, transpose, tril, triu, unflatten, unsqueeze)
+from . import utils  # noqa: E402  (ts.utils.data: Dataset, DataLoader, ...)
 
 bool = bool_  # noqa: A001  ts.bool as in PyTorch
 concat = cat

@@ -55,13 +55,84 @@ def _load_cupy():
     return cupy
 
 
+class Device:
+    """A device, ``ts.device("cpu")``, ``ts.device("cuda")``, ``ts.device("cuda:0")``,
+    ``ts.device("cuda", 0)``, as torch.device: ``.type`` ("cpu" or "cuda") and
+    ``.index`` (None unless given). Accepted wherever a device is; ``str()`` gives
+    "cuda:0" / "cuda" / "cpu". It compares equal to the devices and device strings that
+    name the same device. This framework drives one GPU, so "cuda" and "cuda:0" name
+    the same one and compare equal (torch compares ``device("cuda") != device("cuda:0")``);
+    tensors' ``.device`` stays the string "cpu" or "cuda", equal to these objects."""
+    __slots__ = ("type", "index")
+
+    def __init__(self, type, index=None):  # noqa: A002  torch.device's argument names
+        if isinstance(type, Device):
+            if index is not None:
+                raise ValueError("device(): an index with a device object")
+            type, index = type.type, type.index
+        elif isinstance(type, int) and not isinstance(type, bool):
+            type, index = "cuda", type             # torch.device(0) is cuda:0
+        elif not isinstance(type, str):
+            raise TypeError(f"device(): expected a string, got {type.__class__.__name__}")
+        elif ":" in type:
+            if index is not None:
+                raise ValueError(f"device(): type (string) must not include an index because "
+                                 f"index was passed explicitly: {type}")
+            type, _, number = type.partition(":")
+            if not number.isdigit():
+                raise DeviceError(f"Invalid device string: {type}:{number!r}")
+            index = int(number)
+        if type not in DEVICES:
+            raise DeviceError(f"unknown device type {type!r}: expected one of "
+                              f"{', '.join(DEVICES)}")
+        if index is not None and (not isinstance(index, int) or isinstance(index, bool)
+                                  or index < 0):
+            raise DeviceError(f"device(): the index must be a non-negative int, got {index!r}")
+        object.__setattr__(self, "type", type)
+        object.__setattr__(self, "index", index)
+
+    def __setattr__(self, name, value):
+        raise AttributeError("device objects are immutable")
+
+    def _key(self):
+        return (self.type, 0 if self.index is None else self.index)
+
+    def __eq__(self, other):
+        if isinstance(other, str):
+            try:
+                other = Device(other)
+            except (DeviceError, ValueError):
+                return False
+        if not isinstance(other, Device):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self):
+        return hash(self._key())
+
+    def __str__(self):
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __repr__(self):
+        if self.index is None:
+            return f"device(type='{self.type}')"
+        return f"device(type='{self.type}', index={self.index})"
+
+    def __reduce__(self):
+        return (Device, (self.type, self.index))
+
+
 def check_device(device):
-    """Return the canonical device string for `device` ("cpu", "cuda", "cuda:0")."""
+    """Return the canonical device string for `device` ("cpu", "cuda", "cuda:0", or a
+    Device object)."""
     if device is None:
         return default_device
-    name = str(device)
-    if name.startswith("cuda:"):
-        name = "cuda"
+    if isinstance(device, Device):
+        name = device.type
+    else:
+        name = str(device)
+        if name.startswith("cuda:"):
+            name = "cuda"
     if name not in DEVICES:
         raise DeviceError(f"unknown device {device!r}: expected one of {', '.join(DEVICES)}")
     if name == "cuda":
@@ -255,20 +326,47 @@ def promote_types(a, b, a_has_dims=True, b_has_dims=True):
 
 # ---------------------------------------------------------------- random numbers
 
+def fresh_seed():
+    """A non-deterministic 64-bit seed (the operating system's randomness)."""
+    return int.from_bytes(os.urandom(8), "little")
+
+
+def random_stream(device, seed):
+    """A new random generator of `device`'s array module seeded with `seed`: NumPy's
+    default_rng (PCG64) or CuPy's."""
+    return xp(device).random.default_rng(seed)
+
+
 class _Generators:
-    """One random generator per device, all reseeded by manual_seed."""
+    """One random generator per device, all reseeded by manual_seed; ``seed_device``
+    reseeds one (``ts.cuda.manual_seed``). Without a seed one comes from the
+    operating system, so that ``initial_seed()`` can report it."""
 
     def __init__(self, seed=None):
+        self._device_seeds = {}
         self.seed(seed)
 
     def seed(self, seed):
-        self._seed = seed
+        self._seed = fresh_seed() if seed is None else seed
+        self._device_seeds = {}
         self._by_device = {}
+
+    def seed_device(self, device, seed):
+        self._device_seeds[device] = seed
+        self._by_device.pop(device, None)
+
+    def replace(self, device, seed, stream):
+        """Make `stream` (started from `seed`) the generator of `device`."""
+        self._device_seeds[device] = seed
+        self._by_device[device] = stream
+
+    def initial_seed(self, device="cpu"):
+        return self._device_seeds.get(device, self._seed)
 
     def __call__(self, device):
         gen = self._by_device.get(device)
         if gen is None:
-            gen = xp(device).random.default_rng(self._seed)
+            gen = random_stream(device, self.initial_seed(device))
             self._by_device[device] = gen
         return gen
 
@@ -278,7 +376,19 @@ generator = _Generators()
 
 def manual_seed(seed):
     """Seed the framework's random generators on every device."""
-    generator.seed(int(seed))
+    generator.seed(int(seed) % 2 ** 64)
+
+
+def rng(device, gen=None):
+    """The random generator to draw from on `device`: the framework's (`gen` None) or
+    that of a ``ts.Generator`` (its ``rng_for(device)``)."""
+    if gen is None:
+        return generator(device)
+    rng_for = getattr(gen, "rng_for", None)
+    if rng_for is None:
+        raise TypeError(f"generator must be a tinygrad_seq Generator or None, got "
+                        f"{type(gen).__name__}")
+    return rng_for(device)
 
 
 # ---------------------------------------------------------------- kernels that differ by device

@@ -143,44 +143,50 @@ def _random_dtype(dtype, op):
     return dtype
 
 
-def randn(*shape, dtype=None, device=None, requires_grad=False):
-    """Standard normal samples from the framework's generator (see manual_seed)."""
+def randn(*shape, generator=None, dtype=None, device=None, requires_grad=False):
+    """Standard normal samples from `generator` (a ``ts.Generator``) or the
+    framework's generator (see manual_seed)."""
     device = backend.check_device(device)
     dtype = _random_dtype(dtype, "randn")
-    gen = backend.generator(device)
+    gen = backend.rng(device, generator)
     return _finish(gen.standard_normal(_sizes(shape, "randn"), dtype=dtype), requires_grad)
 
 
-def rand(*shape, dtype=None, device=None, requires_grad=False):
-    """Uniform samples in [0, 1) from the framework's generator."""
+def rand(*shape, generator=None, dtype=None, device=None, requires_grad=False):
+    """Uniform samples in [0, 1) from `generator` or the framework's generator."""
     device = backend.check_device(device)
     dtype = _random_dtype(dtype, "rand")
-    gen = backend.generator(device)
+    gen = backend.rng(device, generator)
     return _finish(gen.random(_sizes(shape, "rand"), dtype=dtype), requires_grad)
 
 
-def randint(low, high=None, size=(), dtype=None, device=None):
-    """Integers in [low, high) (or [0, low) when high is None), int64 by default."""
-    if high is None:
+def randint(low, high=None, size=(), *, generator=None, dtype=None, device=None):
+    """Integers in [low, high), int64 by default; ``randint(high, size)`` (torch's
+    form) and ``randint(high)`` draw from [0, high)."""
+    if isinstance(high, (tuple, list)):
+        low, high, size = 0, low, high
+    elif high is None:
         low, high = 0, low
     low, high = check_int(low, "low", "randint"), check_int(high, "high", "randint")
     if low >= high:
         raise ValueError(f"randint: low must be smaller than high, got low={low}, high={high}")
     size = _sizes((size,), "randint")
     device = backend.check_device(device)
-    gen = backend.generator(device)
+    gen = backend.rng(device, generator)
     out = gen.integers(low, high, size=size)
     return Tensor._make(backend.xp(device).asarray(out, dtype=backend.dtype(dtype or backend.int64)))
 
 
-def randn_like(x, dtype=None, device=None, requires_grad=False):
+def randn_like(x, dtype=None, device=None, requires_grad=False, *, generator=None):
     dtype, device = _like(x, dtype, device)
-    return randn(x.shape, dtype=dtype, device=device, requires_grad=requires_grad)
+    return randn(x.shape, generator=generator, dtype=dtype, device=device,
+                 requires_grad=requires_grad)
 
 
-def rand_like(x, dtype=None, device=None, requires_grad=False):
+def rand_like(x, dtype=None, device=None, requires_grad=False, *, generator=None):
     dtype, device = _like(x, dtype, device)
-    return rand(x.shape, dtype=dtype, device=device, requires_grad=requires_grad)
+    return rand(x.shape, generator=generator, dtype=dtype, device=device,
+                requires_grad=requires_grad)
 
 
 def manual_seed(seed):

@@ -739,14 +739,14 @@ def _random_dtype(dtype):
     return dtype if dtype in (backend.float32, backend.float64) else backend.float32
 
 
-def _uniform(self, low=0.0, high=1.0):
-    gen = backend.generator(self.device)
+def _uniform(self, low=0.0, high=1.0, *, generator=None):
+    gen = backend.rng(self.device, generator)
     draw = gen.random(self.shape, dtype=_random_dtype(self.dtype))
     return _copy(self, Tensor._make((draw * (high - low) + low).astype(self.dtype, copy=False)))
 
 
-def _normal(self, mean=0.0, std=1.0):
-    gen = backend.generator(self.device)
+def _normal(self, mean=0.0, std=1.0, *, generator=None):
+    gen = backend.rng(self.device, generator)
     draw = gen.standard_normal(self.shape, dtype=_random_dtype(self.dtype))
     return _copy(self, Tensor._make((draw * std + mean).astype(self.dtype, copy=False)))
 
@@ -805,7 +805,8 @@ def to_args(args, dtype=None, device=None):
     for a in args:
         if isinstance(a, Tensor):
             dtype, device = a.dtype, a.device
-        elif isinstance(a, str) and not backend.is_dtype_name(a):
+        elif isinstance(a, backend.Device) or (isinstance(a, str)
+                                               and not backend.is_dtype_name(a)):
             device = a
         else:
             dtype = a

@@ -1,9 +1,11 @@
 """Activations, softmax and dropout: thin wrappers over the primitives."""
 import math
 
+from .. import backend
 from ..errors import DTypeError
 from ..ops.activations import Gelu
 from ..ops.nn import Dropout, LogSoftmax, Softmax
+from ..ops.special import Softplus
 from ..tensor import _pick, float16_in_float32, tensor_arg
 
 
@@ -65,3 +67,12 @@ def gelu(x, approximate="none"):
         inner = (x + x * x * x * 0.044715) * math.sqrt(2.0 / math.pi)
         return x * (inner.tanh() + 1.0) * 0.5
     raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    """log(1 + exp(beta x)) / beta, the identity where beta x > threshold (for
+    numerical stability), as torch.nn.functional.softplus."""
+    x = _as_tensor(input, "softplus")
+    if not backend.is_float(x.dtype):
+        raise DTypeError(f"softplus: expected a float tensor, got {x.dtype}")
+    return Softplus.apply(x, beta=float(beta), threshold=float(threshold))

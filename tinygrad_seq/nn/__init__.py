@@ -1,9 +1,9 @@
 """Neural-network modules with torch.nn's names, parameter names, shapes and return
 values, so that weights move between the two."""
-from . import init
+from . import functional, init, utils
 from .activation import GELU, Identity, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from .attention import AdditiveAttention, MultiheadAttention
-from .containers import ModuleList, Sequential
+from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .dropout import Dropout
 from .embedding import Embedding
 from .linear import Linear

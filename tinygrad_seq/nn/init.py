@@ -1,6 +1,7 @@
 """Weight initialisers, in place on Tensors, with torch.nn.init's names and formulas.
 
-All draw from the framework's generator (``ts.manual_seed``), run without recording
+All draw from the framework's generator (``ts.manual_seed``) or the ``generator=``
+given (a ``ts.Generator``, as torch), run without recording
 the graph and return the tensor they filled. Fans follow PyTorch: for a weight of
 shape (out, in, *kernel), fan_in = in * prod(kernel) and fan_out = out * prod(kernel).
 """
@@ -56,21 +57,21 @@ def calculate_gain(nonlinearity, param=None):
 
 
 @no_grad()
-def uniform_(t, a=0.0, b=1.0):
+def uniform_(t, a=0.0, b=1.0, generator=None):
     """Fill with U(a, b)."""
     _check(t, "uniform_")
     if not a <= b:
         raise ValueError(f"uniform_: expected a <= b, got a={a}, b={b}")
-    return t.uniform_(a, b)
+    return t.uniform_(a, b, generator=generator)
 
 
 @no_grad()
-def normal_(t, mean=0.0, std=1.0):
+def normal_(t, mean=0.0, std=1.0, generator=None):
     """Fill with N(mean, std^2)."""
     _check(t, "normal_")
     if not std >= 0:
         raise ValueError(f"normal_: std must be >= 0, got {std}")
-    return t.normal_(mean, std)
+    return t.normal_(mean, std, generator=generator)
 
 
 @no_grad()
@@ -92,24 +93,24 @@ def ones_(t):
 
 
 @no_grad()
-def xavier_uniform_(t, gain=1.0):
+def xavier_uniform_(t, gain=1.0, generator=None):
     """U(-a, a) with a = gain * sqrt(6 / (fan_in + fan_out)) (Glorot & Bengio, 2010)."""
     _check(t, "xavier_uniform_")
     fan_in, fan_out = _fans(t, "xavier_uniform_")
     if t.numel() == 0:
         return t
     a = gain * math.sqrt(6.0 / (fan_in + fan_out))
-    return t.uniform_(-a, a)
+    return t.uniform_(-a, a, generator=generator)
 
 
 @no_grad()
-def xavier_normal_(t, gain=1.0):
+def xavier_normal_(t, gain=1.0, generator=None):
     """N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
     _check(t, "xavier_normal_")
     fan_in, fan_out = _fans(t, "xavier_normal_")
     if t.numel() == 0:
         return t
-    return t.normal_(0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
+    return t.normal_(0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), generator=generator)
 
 
 def _kaiming_std(t, a, mode, nonlinearity, op):
@@ -121,7 +122,7 @@ def _kaiming_std(t, a, mode, nonlinearity, op):
 
 
 @no_grad()
-def kaiming_uniform_(t, a=0.0, mode="fan_in", nonlinearity="leaky_relu"):
+def kaiming_uniform_(t, a=0.0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
     """U(-b, b) with b = gain * sqrt(3 / fan) (He et al., 2015); `a` is the negative
     slope of leaky_relu. A tensor without elements is left alone (PyTorch warns)."""
     _check(t, "kaiming_uniform_")
@@ -129,21 +130,22 @@ def kaiming_uniform_(t, a=0.0, mode="fan_in", nonlinearity="leaky_relu"):
         _fans(t, "kaiming_uniform_")
         return t
     bound = math.sqrt(3.0) * _kaiming_std(t, a, mode, nonlinearity, "kaiming_uniform_")
-    return t.uniform_(-bound, bound)
+    return t.uniform_(-bound, bound, generator=generator)
 
 
 @no_grad()
-def kaiming_normal_(t, a=0.0, mode="fan_in", nonlinearity="leaky_relu"):
+def kaiming_normal_(t, a=0.0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
     """N(0, std^2) with std = gain / sqrt(fan)."""
     _check(t, "kaiming_normal_")
     if t.numel() == 0:
         _fans(t, "kaiming_normal_")
         return t
-    return t.normal_(0.0, _kaiming_std(t, a, mode, nonlinearity, "kaiming_normal_"))
+    return t.normal_(0.0, _kaiming_std(t, a, mode, nonlinearity, "kaiming_normal_"),
+                     generator=generator)
 
 
 @no_grad()
-def orthogonal_(t, gain=1.0):
+def orthogonal_(t, gain=1.0, generator=None):
     """A (semi-)orthogonal matrix from the QR decomposition of a normal one (Saxe et
     al., 2013), with the sign fix that makes it uniformly distributed; dims after the
     first are flattened. Rows are orthonormal when rows <= cols, columns otherwise."""
@@ -156,7 +158,7 @@ def orthogonal_(t, gain=1.0):
     cols = t.numel() // rows
     mod = backend.array_module(t.array)
     # drawn and factorised in float64 (a float32 QR loses orthogonality to ~1e-6 anyway)
-    flat = backend.generator(t.device).standard_normal((rows, cols))
+    flat = backend.rng(t.device, generator).standard_normal((rows, cols))
     if rows < cols:
         flat = flat.T
     q, r = mod.linalg.qr(flat)

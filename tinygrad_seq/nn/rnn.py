@@ -41,6 +41,7 @@ from ..ops.rnn import (GRUSequence, LSTMSequence, RNNSequence, gru_reference, ls
 from ..tensor import cat, stack
 from . import init
 from .module import Module, Parameter
+from .utils.rnn import PackedSequence, _pack_like, pad_packed_sequence
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "GRU": 3, "LSTM": 4}
 
@@ -238,7 +239,9 @@ class RNNBase(Module):
     (P, H) follows the biases.
 
     forward(input, hx=None, *, lengths=None):
-    - input (T, N, I), or (N, T, I) with batch_first, or unbatched (T, I);
+    - input (T, N, I), or (N, T, I) with batch_first, or unbatched (T, I), or a
+      PackedSequence (``nn.utils.rnn``): then the output is a PackedSequence packed as
+      the input, and h_n is in the batch's original order, as torch;
     - hx: h0 (D*num_layers, N, H_out) (unbatched (D*num_layers, H_out)); LSTM: (h0, c0)
       with c0 (D*num_layers, N, H); zeros when None. H_out = proj_size if > 0, else H;
     - lengths: None, or the true length of each of the N sequences (a list, array or
@@ -303,7 +306,7 @@ class RNNBase(Module):
         for p in self.parameters():
             init.uniform_(p, -bound, bound)
 
-    def _check_input(self, input):
+    def _check_input(self, input, batch_first):
         name = type(self).__name__
         x = _as_input(input, name)
         if x.ndim not in (2, 3):
@@ -312,13 +315,18 @@ class RNNBase(Module):
         if x.shape[-1] != self.input_size:
             raise ShapeError(f"{name}: expected input with {self.input_size} features (last "
                              f"dim), got shape {tuple(x.shape)}")
-        if x.shape[1 if x.ndim == 3 and self.batch_first else 0] == 0:
+        if x.shape[1 if x.ndim == 3 and batch_first else 0] == 0:
             raise ShapeError(f"{name}: the input has no time steps (shape {tuple(x.shape)})")
         return x
 
     def forward(self, input, hx=None, *, lengths=None):
+        if isinstance(input, PackedSequence):
+            return self._forward_packed(input, hx, lengths)
+        return self._forward(input, hx, lengths, self.batch_first)
+
+    def _forward(self, input, hx, lengths, batch_first):
         name = type(self).__name__
-        x = self._check_input(input)
+        x = self._check_input(input, batch_first)
         batched = x.ndim == 3
         D, L, H = (2 if self.bidirectional else 1), self.num_layers, self.hidden_size
         P = getattr(self, "proj_size", 0) or H     # the size of h (H_out)
@@ -326,7 +334,7 @@ class RNNBase(Module):
             if lengths is not None:
                 raise ShapeError(f"{name}: lengths= needs a batched (3-D) input")
             x = x.reshape(x.shape[0], 1, x.shape[1])
-        elif self.batch_first:
+        elif batch_first:
             x = x.transpose(0, 1)
         T, N = x.shape[0], x.shape[1]
         n_states = 2 if self.mode == "LSTM" else 1
@@ -364,9 +372,24 @@ class RNNBase(Module):
         if not batched:
             output = output.reshape(T, D * P)
             finals = [s.reshape(D * L, w) for s, w in zip(finals, widths)]
-        elif self.batch_first:
+        elif batch_first:
             output = output.transpose(0, 1)
         return output, (tuple(finals) if self.mode == "LSTM" else finals[0])
+
+    def _forward_packed(self, input, hx, lengths):
+        """A PackedSequence in, a PackedSequence out (packed as the input) and the
+        final states in the original order, as torch: run as the padded batch (original
+        order, longest length steps) with lengths=."""
+        name = type(self).__name__
+        if lengths is not None:
+            raise TypeError(f"{name}: lengths= cannot be given with a PackedSequence input "
+                            "(the lengths are in it)")
+        if input.data.ndim != 2:
+            raise ShapeError(f"{name}: expected packed data of shape (sum of lengths, "
+                             f"{self.input_size}), got {tuple(input.data.shape)}")
+        padded, lens = pad_packed_sequence(input)             # (T, N, I), original order
+        output, states = self._forward(padded, hx, lens, False)
+        return _pack_like(output, input), states
 
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"
