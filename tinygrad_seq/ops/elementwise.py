@@ -17,7 +17,7 @@ class Add(Node):
         return a + b
 
     def backward(self, g):
-        a, b = self.inputs
+        a, b = self.inputs[0].array, self.inputs[1].array    # shapes and dtypes only
         return grad_like(g, a), grad_like(g, b)
 
 
@@ -29,7 +29,7 @@ class Sub(Node):
         return a - b
 
     def backward(self, g):
-        a, b = self.inputs
+        a, b = self.inputs[0].array, self.inputs[1].array    # shapes and dtypes only
         return grad_like(g, a), (grad_like(-g, b) if self.needs_input_grad[1] else None)
 
 
@@ -47,7 +47,7 @@ class Mul(Node):
     def inputs_read(self):
         """da reads b and db reads a: a constant factor leaves the other unread."""
         need_a, need_b = self.needs_input_grad
-        return [i for i, needed in ((1, need_a), (0, need_b)) if needed]
+        return (0, 1) if need_a and need_b else (1,) if need_a else (0,)
 
 
 class Div(Node):
@@ -205,7 +205,7 @@ class _Pick(Node):
         return out
 
     def backward(self, g):
-        a, b = self.inputs
+        a, b = self.inputs[0].array, self.inputs[1].array    # shapes and dtypes only
         w = self.weight_a.astype(g.dtype, copy=False)
         return (grad_like(g * (w), a) if self.needs_input_grad[0] else None,
                 grad_like(g * (1 - w), b) if self.needs_input_grad[1] else None)
@@ -252,6 +252,6 @@ class Where(Node):
         return backend.array_module(cond).where(cond, a, b)   # cond is on the op's device
 
     def backward(self, g):
-        a, b = self.inputs
+        a, b = self.inputs[0].array, self.inputs[1].array    # shapes and dtypes only
         return (grad_like(g * (self.cond), a) if self.needs_input_grad[0] else None,
                 grad_like(g * (~self.cond), b) if self.needs_input_grad[1] else None)
