@@ -82,7 +82,7 @@ def _promote(a, b):
     """a and b cast to the dtype PyTorch gives their binary op (backend.promote_types):
     a 0-d tensor or a scalar does not widen a dimensioned tensor of its category."""
     da, db = a.array.dtype, b.array.dtype
-    if da == db:
+    if da is db or da == db:          # `is` first: NumPy's builtin dtypes are singletons
         return a, b
     dt = backend.promote_types(da, db, a.array.ndim > 0, b.array.ndim > 0)
     return _cast(a, dt), _cast(b, dt)
