@@ -2,7 +2,7 @@
 side by side, grouped by family. ``PRIMITIVES`` lists them all (the property tests walk
 it to make sure none is untested)."""
 from ..autograd import Node
-from . import (activations, ctc, elementwise, embedding, indexing, linalg, movement, nn,  # noqa: F401
+from . import (activations, conv, ctc, elementwise, embedding, indexing, linalg, movement, nn,  # noqa: F401
                normalization, reduce, rnn)
 
 
