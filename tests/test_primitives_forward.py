@@ -22,6 +22,7 @@ from tinygrad_seq.ops import PRIMITIVES
 from tinygrad_seq.ops.elementwise import (Abs, Add, Clip, Div, Exp, Log, Maximum, Minimum, Mul,
                                           Neg, Pow, PowScalar, Relu, Sigmoid, Sqrt, Sub,
                                           Tanh, Where)
+from tinygrad_seq.ops.conv import Conv1d, Conv1dInputGrad, Conv1dWeightGrad
 from tinygrad_seq.ops.ctc import CTCLoss
 from tinygrad_seq.ops.embedding import Embedding
 from tinygrad_seq.ops.indexing import GetItem, IndexAdd, SetItem
@@ -37,6 +38,7 @@ from strategies import (NONZERO, POSITIVE, SMOOTH, arrays, as_tuple, axes, broad
                         broadcastable_to, grid, indices, ops_in_graph, reshape_targets,
                         row_indices, shapes)
 from test_ctc import ctc_forward_case
+from test_nn_conv import forward_case as conv_forward_case
 from test_nn_embedding import embedding_case
 from test_nn_rnn_primitives import forward_case as rnn_forward_case
 from test_tensor_ops_torch import FORWARD_CASES as TORCH_NAMES_FORWARD_CASES
@@ -316,6 +318,7 @@ FORWARD = {
     GeluGrad: gelu_case(grad=True),
     LayerNorm: layer_norm_case,
     Embedding: embedding_case,
+    **{cls: conv_forward_case(cls) for cls in (Conv1d, Conv1dInputGrad, Conv1dWeightGrad)},
     CTCLoss: ctc_forward_case,
     **{cls: rnn_forward_case(cls) for cls in (RNNSequence, GRUSequence, LSTMSequence)},
     **TORCH_NAMES_FORWARD_CASES,        # CumSum, CumProd, Erf, Softplus, Einsum

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 import tinygrad_seq as ts
 import tinygrad_seq.functional as F
 from tinygrad_seq.ops import PRIMITIVES
+from tinygrad_seq.ops.conv import Conv1d, Conv1dInputGrad, Conv1dWeightGrad
 from tinygrad_seq.ops.ctc import CTCLoss
 from tinygrad_seq.ops.embedding import Embedding
 from tinygrad_seq.ops.elementwise import (Abs, Add, Clip, Div, Exp, Log, Maximum, Minimum, Mul,
@@ -37,6 +38,7 @@ from strategies import (AWAY_FROM_ZERO, NONZERO, POSITIVE, SMOOTH, advanced_indi
                         as_tuple, axes, broadcast_shapes, broadcastable_to, grid, indices,
                         ops_in_graph, reduced_count, reshape_targets, row_indices, shapes)
 from test_ctc import test_ctc_gradients as _ctc_gradients
+from test_nn_conv import test_conv1d_gradients as _conv1d_gradients
 from test_nn_embedding import test_embedding_gradients as _embedding_gradients
 from test_nn_rnn_primitives import test_rnn_sequence_gradients as _rnn_sequence_gradients
 from test_tensor_ops_torch import (test_cumprod_gradients as _cumprod_gradients,
@@ -486,6 +488,7 @@ PROPERTY_TESTS = {
     GeluGrad: test_gelu_gradients,
     LayerNorm: test_layer_norm_gradients,
     Embedding: _embedding_gradients,
+    **{cls: _conv1d_gradients for cls in (Conv1d, Conv1dInputGrad, Conv1dWeightGrad)},
     CTCLoss: _ctc_gradients,            # once differentiable: gradcheck only (test_ctc.py)
     **{cls: _rnn_sequence_gradients for cls in (RNNSequence, GRUSequence, LSTMSequence)},
     # the PyTorch names (tests in test_tensor_ops_torch.py)

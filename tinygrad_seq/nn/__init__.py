@@ -4,6 +4,7 @@ from . import functional, init, utils
 from .activation import GELU, Identity, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from .attention import AdditiveAttention, MultiheadAttention
 from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
+from .conv import Conv1d
 from .dropout import Dropout
 from .embedding import Embedding
 from .linear import Linear

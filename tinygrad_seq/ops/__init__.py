@@ -2,8 +2,8 @@
 side by side, grouped by family. ``PRIMITIVES`` lists them all (the property tests walk
 it to make sure none is untested)."""
 from ..autograd import Node
-from . import (activations, ctc, elementwise, embedding, indexing, linalg, movement, nn,  # noqa: F401
-               normalization, reduce, rnn, scan, special)
+from . import (activations, conv, ctc, elementwise, embedding, indexing, linalg, movement,  # noqa: F401
+               nn, normalization, reduce, rnn, scan, special)
 
 
 def primitives():

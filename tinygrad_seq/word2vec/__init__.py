@@ -1,6 +1,7 @@
 """word2vec: skip-gram and CBOW with negative sampling on the framework (``Word2Vec``),
 word-vector look-ups and evaluation (``KeyedVectors``), the word2vec C tool's text
-and binary formats. gensim's names and defaults.
+and binary formats. gensim's names and defaults. ``GloVe``: global co-occurrence
+vectors (Pennington et al. 2014) trained with Adagrad on sparse rows.
 
     from tinygrad_seq.word2vec import Word2Vec, KeyedVectors
     model = Word2Vec(sentences, vector_size=100, window=5, min_count=5, sg=1)
@@ -8,7 +9,8 @@ and binary formats. gensim's names and defaults.
     model.wv.save_word2vec_format("vectors.bin", binary=True)
 """
 from .corpus import CorpusFile, Vocabulary
+from .glove import GloVe
 from .keyedvectors import KeyedVectors
 from .model import Word2Vec
 
-__all__ = ["Word2Vec", "KeyedVectors", "Vocabulary", "CorpusFile"]
+__all__ = ["Word2Vec", "GloVe", "KeyedVectors", "Vocabulary", "CorpusFile"]
