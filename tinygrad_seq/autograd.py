@@ -385,6 +385,7 @@ class Node:
     n_outputs = 1
     released = False
     lazy_grads = False       # backward may return IndexedGrads (indexed_grad.py)
+    once_differentiable = False   # backward works on arrays only: create_graph is refused
     _visit = None            # the backward pass that last sorted this node
     hooks = None
     trace = None
@@ -668,6 +669,8 @@ def run_backward(roots, gradients, retain_graph, create_graph, capture=None):
             if node.n_outputs > 1:
                 present = next(g for g in grads if g is not None)
                 grads = [_zeros_for(node, i, present) if g is None else g for i, g in enumerate(grads)]
+            if recorded and node.once_differentiable:
+                raise _once_error(node)
             input_grads = node.backward(*grads)
             if node.lazy_grads:
                 lazy.update(id(p) for p in node.parents if p is not None)
@@ -726,6 +729,13 @@ def run_backward(roots, gradients, retain_graph, create_graph, capture=None):
     if not recorded:
         captured = {k: Tensor._make(v) for k, v in captured.items() if v is not None}
     return captured
+
+
+def _once_error(node):
+    return AutogradError(
+        f"backward: {type(node).__name__} is differentiable once (its backward rule computes "
+        f"on arrays and is not recorded), so create_graph=True cannot differentiate it "
+        f"again; take its gradient without create_graph")
 
 
 def _zeros_for(node, index, present):
