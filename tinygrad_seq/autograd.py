@@ -22,7 +22,7 @@ import weakref
 
 from . import backend
 from .errors import AutogradError, DTypeError, OutOfRangeError, ShapeError
-from .indexed_grad import IndexedGrad
+from .sparse_grad import SparseGrad
 from .modes import _Mode, _state
 from .size import Size
 
@@ -408,7 +408,7 @@ class Node:
     is_view = False          # the output may share memory with input 0 (class or per call)
     n_outputs = 1
     released = False
-    lazy_grads = False       # backward may return IndexedGrads (indexed_grad.py)
+    lazy_grads = False       # backward may return SparseGrads that its parents densify
     once_differentiable = False   # backward works on arrays only: create_graph is refused
     _visit = None            # the backward pass that last sorted this node
     hooks = None
@@ -561,7 +561,7 @@ def call(cls, *args, **params):
 
 # ---------------------------------------------------------------- the backward pass
 #
-# run_backward is reverse mode in a few named steps: sort the nodes, seed the roots,
+# run_backward is reverse mode in a few named steps: seed the roots, sort the nodes,
 # then for each node (outputs before inputs) take the gradients of its outputs, run
 # their hooks, check that what its rule saved is unchanged, call the rule, route the
 # gradients it returns to the tensors they belong to, and free the node. The helpers
@@ -608,7 +608,7 @@ class _Run:
         self.anomaly = _state.anomaly
         self.pending = {}        # id(node) -> list with one gradient per output
         self.leaves = {}         # id(leaf) -> [leaf, gradient]
-        self.lazy = set()        # ids of nodes whose slots may hold IndexedGrads
+        self.lazy = set()        # ids of nodes whose slots may hold SparseGrads
         self.given = set()       # ids of arrays that .grad must not take as they are
         self.capture, self.capture_nodes, self.captured = capture, {}, {}
         for t in (capture or {}).values():
@@ -680,7 +680,7 @@ def _output_grads(run, node, grads):
             "if you need to")
     if run.lazy and id(node) in run.lazy:
         run.lazy.discard(id(node))
-        grads = [g.dense() if type(g) is IndexedGrad else g for g in grads]
+        grads = [g.dense_array() if isinstance(g, SparseGrad) else g for g in grads]
     if node.hooks:
         grads = [g if g is None or i not in node.hooks else
                  _run_hooks(node.hooks[i], g, run.recorded) for i, g in enumerate(grads)]
@@ -731,7 +731,7 @@ def _check_finite(node, grads):
     for i, g in enumerate(grads):
         if g is None:
             continue
-        if type(g) is IndexedGrad:
+        if isinstance(g, SparseGrad):
             finite = g.is_finite()
         else:
             data = g.array if isinstance(g, Tensor) else g
@@ -754,7 +754,7 @@ def _route(run, node, input_grads):
             pending[id(parent)] = [g]
         else:
             _route_one(run, t, parent, g)
-    if node.lazy_grads:         # its gradients may be IndexedGrads: made whole when used
+    if node.lazy_grads:         # its gradients may be SparseGrads: made dense when used
         run.lazy.update(id(p) for p in node.parents if p is not None)
 
 
@@ -784,12 +784,13 @@ def _free(node):
 
 def _leaf_grad(run, leaf, g):
     """A leaf's total gradient: through its hooks, then captured (grad()) or added to
-    ``.grad``. An IndexedGrad is made dense first; a row-sparse gradient
-    (sparse.RowSparseGrad, from an embedding with sparse=True; never under
-    create_graph) reaches hooks as it is, ts.grad dense, ``.grad`` sparse."""
-    if type(g) is IndexedGrad:
-        g = g.dense()
-    sparse = getattr(g, "is_sparse", False)
+    ``.grad``. A SparseGrad (sparse_grad.py) is made dense first unless it is
+    ``kept_in_grad`` (sparse.RowSparseGrad, from an embedding with sparse=True; never
+    under create_graph): that one reaches hooks as it is, ts.grad dense, ``.grad``
+    sparse."""
+    sparse = isinstance(g, SparseGrad)
+    if sparse and not g.kept_in_grad:
+        g, sparse = g.dense_array(), False
     if leaf._hooks:
         g = _run_hooks(leaf._hooks, g, run.recorded or sparse)
         if sparse and isinstance(g, Tensor):      # a hook replaced it with a dense one
@@ -800,15 +801,15 @@ def _leaf_grad(run, leaf, g):
         return
     old = leaf.grad
     if run.recorded:
-        if getattr(old, "is_sparse", False):
-            old = old.to_dense()
+        if isinstance(old, SparseGrad):
+            old = Tensor._make(old.dense_array())
         leaf.grad = g if old is None else old + g
     elif sparse:
         leaf.grad = g._owned(run.given) if old is None else g.__radd__(old)
     elif old is None:
         leaf.grad = Tensor._make(_owned_array(g, run.given))
     else:
-        leaf.grad = Tensor._make((old if getattr(old, "is_sparse", False) else old.array) + g)
+        leaf.grad = Tensor._make((old if isinstance(old, SparseGrad) else old.array) + g)
 
 
 def _owned_array(g, given):

@@ -4,6 +4,7 @@ import math
 
 from .. import backend
 from ..autograd import Tensor
+from ..sparse_grad import SparseGrad
 from .optimizer import Optimizer, check_sparse
 
 
@@ -138,7 +139,7 @@ class SparseAdam(Optimizer):
             g = p.grad
             if g is None:
                 continue
-            if not getattr(g, "is_sparse", False):
+            if not isinstance(g, SparseGrad):
                 raise RuntimeError(f"SparseAdam does not support dense gradients (a parameter of "
                                    f"shape {tuple(p.shape)}), please consider Adam instead")
             mod = backend.array_module(p.array)
