@@ -397,11 +397,13 @@ class Node:
     """One call of a primitive in the graph (Chainer's FunctionNode form).
 
     Subclasses define ``forward(self, *arrays, **params)`` on backend arrays, returning an
-    array or a tuple of arrays, and ``backward(self, *grads)`` on Tensors, returning one
-    gradient (Tensor or None) per input. They keep what backward needs as attributes of
-    ``self``. Class flags say what backward reads, so that an in-place change of it is
-    caught: ``reads_inputs`` (the input values) and ``reads_outputs`` (the outputs, via
-    ``self.saved_output(i)``).
+    array or a tuple of arrays, and ``backward(self, *grads)``, returning one gradient
+    (or None) per input: it gets arrays and returns arrays on the fast path, and gets
+    and returns Tensors under create_graph (one rule, two branches; see ``call``). They
+    keep what backward needs as attributes of ``self``. Class flags say what backward
+    reads, so that an in-place change of it is caught: ``reads_inputs`` (the input
+    values) and ``reads_outputs`` (the outputs, via ``self.saved_output(i)``); and
+    ``once_differentiable`` marks a rule with an array branch only.
     """
     reads_inputs = True
     reads_outputs = False
