@@ -26,6 +26,7 @@ from tinygrad_seq.decoding import ctc_beam_decode, ctc_greedy_decode
 from tinygrad_seq.errors import AutogradError
 from tinygrad_seq.ops.ctc import CTCLoss
 
+from branch_check import check_once_differentiable
 from strategies import ops_in_graph
 
 
@@ -108,6 +109,7 @@ def test_ctc_gradients(problem):
     assert CTCLoss in ops_in_graph(free(leaf))
     assert ts.gradcheck(free, (leaf,))
     assert ts.gradcheck(through_log_softmax, (leaf,))
+    assert check_once_differentiable(free, (leaf,))     # CTCLoss.once_differentiable
 
 
 @settings(max_examples=40, deadline=None)

@@ -248,3 +248,59 @@ def test_backward_returning_none_for_an_input_gives_it_no_gradient():
     OnlyFirst.apply(a, b).sum().backward()
     np.testing.assert_allclose(a.grad.numpy(), [1.0, 1.0, 1.0])
     assert b.grad is None
+
+
+# ---------------------------------------------------------------- once_differentiable
+
+class _NumpyExp(ts.Function):
+    """A backward that leaves the graph (NumPy), marked once-differentiable."""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = x.exp()
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    @ts.once_differentiable
+    def backward(ctx, grad):
+        (y,) = ctx.saved_tensors
+        return ts.tensor(grad.numpy() * y.numpy())
+
+
+def test_once_differentiable_first_gradient_is_right():
+    x = ts.tensor([0.5, -1.0, 2.0], dtype=ts.float64, requires_grad=True)
+    assert ts.gradcheck(_NumpyExp.apply, (x,))
+    (g,) = ts.grad(_NumpyExp.apply(x).sum(), x)
+    np.testing.assert_allclose(g.numpy(), np.exp(x.numpy()))
+    assert not g.requires_grad
+
+
+def test_once_differentiable_under_create_graph_raises_when_differentiated():
+    x = ts.tensor([0.5, -1.0, 2.0], dtype=ts.float64, requires_grad=True)
+    (g,) = ts.grad(_NumpyExp.apply(x).sum(), x, create_graph=True)
+    np.testing.assert_allclose(g.numpy(), np.exp(x.numpy()))     # the values are right
+    assert g.requires_grad                                        # but using them raises
+    with pytest.raises(ts.AutogradError, match="_NumpyExp.*once_differentiable"):
+        g.sum().backward()
+    with pytest.raises(ts.AutogradError, match="once_differentiable"):
+        ts.gradgradcheck(_NumpyExp.apply, (x,))
+
+
+def test_once_differentiable_runs_backward_without_recording():
+    seen = []
+
+    class Probe(ts.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        @ts.once_differentiable
+        def backward(ctx, grad):
+            seen.append(ts.is_grad_enabled())
+            return grad * 2
+
+    x = ts.ones(3, requires_grad=True)
+    ts.grad(Probe.apply(x).sum(), x, create_graph=True)
+    assert seen == [False]

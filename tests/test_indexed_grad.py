@@ -136,7 +136,7 @@ def test_indexed_grad_sums_without_changing_what_it_was_given():
     b = IndexedGrad((2, 3), np.dtype("float32"), [((np.array([1, 1]),), np.ones((2, 3), np.float32), False)])
     total = shared + (a + b)                       # ndarray on the left defers to __radd__
     assert type(total) is IndexedGrad and total.dtype == np.float64
-    np.testing.assert_array_equal(total.dense(), [[6, 6, 6], [3, 3, 3]])
+    np.testing.assert_array_equal(total.dense_array(), [[6, 6, 6], [3, 3, 3]])
     np.testing.assert_array_equal(shared, np.ones((2, 3)))   # the shared array is untouched
 
 
@@ -148,8 +148,8 @@ def test_a_loop_of_reads_is_made_dense_once(monkeypatch):
     h = x * 1.0                                  # a non-leaf too: made dense before Mul's backward
     y = sum((x[t] * h[t]).sum() for t in range(T))
     calls = []
-    real = IndexedGrad.dense
-    monkeypatch.setattr(IndexedGrad, "dense", lambda self: (calls.append(len(self.parts)), real(self))[1])
+    real = IndexedGrad.dense_array
+    monkeypatch.setattr(IndexedGrad, "dense_array", lambda self: (calls.append(len(self.parts)), real(self))[1])
     y.backward()
     assert sorted(calls) == [T, T]               # h's slot, then x's (with Mul's base)
     np.testing.assert_allclose(x.grad.numpy(), 2 * x.numpy())

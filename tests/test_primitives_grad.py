@@ -3,12 +3,17 @@
 Each primitive maps to a Hypothesis test in PROPERTY_TESTS (a test fails if one is
 missing). The tests run the primitive through the public API (or ``Cls.apply`` for the
 internal ones), check that it is really in the recorded graph, and compare its
-gradient with central finite differences in float64 (``ts.gradcheck``) and, for all
-but the casts through float32, the gradient of the gradient too (``ts.gradgradcheck``).
+gradient with central finite differences in float64 (``ts.gradcheck``), then check both
+branches of the backward rules (``branch_check.check_branches``): the gradient made with
+create_graph equals the fast path's, and its derivative agrees with finite differences
+of the fast-path gradient (gradgradcheck would compare the recorded gradient with
+itself). A sample of the examples (all of them under the ``thorough`` profile) also
+checks that the study engine, reference_engine.py, gives the same gradients.
 Random small shapes, broadcasting pairs and axis arguments come from strategies.py;
 data stay away from kinks and domain edges. Forward values are in
 test_primitives_forward.py.
 """
+import inspect
 import operator
 
 import numpy as np
@@ -34,6 +39,8 @@ from tinygrad_seq.ops.rnn import GRUSequence, LSTMSequence, RNNSequence
 from tinygrad_seq.ops.activations import Gelu, GeluGrad
 from tinygrad_seq.ops.normalization import LayerNorm
 
+from branch_check import (check_branches, check_once_differentiable, check_reference_engine,
+                          sampled)
 from strategies import (AWAY_FROM_ZERO, NONZERO, POSITIVE, SMOOTH, advanced_indices, arrays,
                         as_tuple, axes, broadcast_shapes, broadcastable_to, grid, indices,
                         ops_in_graph, reduced_count, reshape_targets, row_indices, shapes)
@@ -65,14 +72,16 @@ def ops_in_gradient(fn, *inputs):
     return ops_in_graph(*[g for g in grads if g is not None])
 
 
-def check(primitive, fn, *inputs, second_order=True, **tol):
-    """fn(*inputs) runs `primitive`; its gradient (and gradient of the gradient) agree
-    with finite differences."""
+def check(primitive, fn, *inputs, **tol):
+    """fn(*inputs) runs `primitive`; its gradient agrees with finite differences, both
+    branches of its rule agree (first and second derivatives), and on a sample of the
+    examples the reference engine gives the same gradients."""
     assert primitive in ops_in_graph(*as_tuple(fn(*inputs))), \
         f"{primitive.__name__} is not in the graph of the function under test"
     assert ts.gradcheck(fn, inputs, **tol)
-    if second_order:
-        assert ts.gradgradcheck(fn, inputs, **tol)
+    assert check_branches(fn, inputs, **tol)
+    if sampled():
+        assert check_reference_engine(fn, inputs)
 
 
 # ---------------------------------------------------------------- elementwise
@@ -498,6 +507,45 @@ PROPERTY_TESTS = {
     Softplus: _softplus_gradients,
     Einsum: _einsum_gradients,
 }
+
+
+# ---------------------------------------------------------------- the checks themselves
+
+def test_a_rule_wrong_only_in_its_recorded_branch_is_caught(monkeypatch):
+    real = Mul.backward
+
+    def wrong(self, g):         # right on arrays, twice too large on Tensors (create_graph)
+        da, db = real(self, g)
+        return (da * 2 if isinstance(g, ts.Tensor) else da), db
+    monkeypatch.setattr(Mul, "backward", wrong)
+    a, b = leaf([0.5, -1.0, 2.0]), leaf([1.5, 0.25, -0.75])
+    assert ts.gradcheck(operator.mul, (a, b))
+    assert ts.gradgradcheck(operator.mul, (a, b))      # consistent with itself: not enough
+    with pytest.raises(AssertionError, match="create_graph's gradient differs"):
+        check_branches(operator.mul, (a, b))
+
+
+def test_a_recorded_branch_with_a_wrong_graph_is_caught(monkeypatch):
+    real = Mul.backward
+
+    def detached(self, g):      # right values, but db's graph is lost (a second derivative of 0)
+        da, db = real(self, g)
+        return da, (db.detach() if isinstance(g, ts.Tensor) else db)
+    monkeypatch.setattr(Mul, "backward", detached)
+    a, b = leaf([0.5, -1.0, 2.0]), leaf([1.5, 0.25, -0.75])
+    with pytest.raises(ts.GradcheckError):
+        check_branches(operator.mul, (a, b))
+
+
+def test_every_primitive_checks_both_branches_or_is_once_differentiable():
+    for cls, test in PROPERTY_TESTS.items():
+        source = inspect.getsource(test.hypothesis.inner_test)
+        if cls.once_differentiable:
+            assert "check_once_differentiable(" in source, cls.__name__
+        else:
+            assert "check(" in source or "check_branches(" in source, \
+                f"{cls.__name__}: {test.__name__} does not check both branches of its rule"
+    assert [cls for cls in PRIMITIVES if cls.once_differentiable] == [CTCLoss]
 
 
 def test_every_primitive_has_a_property_test():

@@ -8,7 +8,7 @@
 from . import backend
 from .autograd import Tensor, grad
 from .size import Size
-from .function import Function, FunctionCtx
+from .function import Function, FunctionCtx, once_differentiable
 from .modes import (detect_anomaly, enable_grad, inference_mode, is_anomaly_enabled,
                     is_grad_enabled, is_inference_mode_enabled, no_grad, set_detect_anomaly,
                     set_grad_enabled)

@@ -5,7 +5,9 @@ grad, the node that made it (``grad_fn``). A node is one call of a primitive: it
 remembers its input tensors and whatever its backward rule needs. ``backward()`` sorts
 the nodes reachable from the output (iteratively: no recursion, so a 10,000-step
 chain works), walks them from the output back to the leaves, asks each for the
-gradients of its inputs, and adds those up per tensor. That is all of reverse mode.
+gradients of its inputs, and adds those up per tensor. That is all of reverse mode:
+reference_engine.py is exactly that, in one screen, for study; ``run_backward`` below
+is the same loop of named steps with the fast paths kept in helpers.
 
 Backward rules are written with Tensor operations, so with ``create_graph=True`` the
 gradient computation is itself recorded and can be differentiated again.
@@ -20,7 +22,7 @@ import weakref
 
 from . import backend
 from .errors import AutogradError, DTypeError, OutOfRangeError, ShapeError
-from .indexed_grad import IndexedGrad
+from .sparse_grad import SparseGrad
 from .modes import _Mode, _State, _state
 from .size import Size
 
@@ -370,22 +372,47 @@ def _share_version(base, views):
         v._view_of = base
 
 
+def _forward_error(cls, inputs, e):
+    """The project's error for a NumPy ValueError / IndexError raised in a forward."""
+    shapes = ", ".join(str(t.shape) for t in inputs)
+    error = OutOfRangeError if isinstance(e, IndexError) else ShapeError
+    return error(f"{cls.__name__.lower()}: {e} (input shapes {shapes})")
+
+
+def _record_outputs(node, out, inputs):
+    """The Tensors of a recorded multi-output node (a tuple of arrays `out`), and what
+    it keeps of them: their shapes and dtypes, their values and versions if its rule
+    reads them."""
+    node.n_outputs = len(out)
+    outs = tuple(Tensor._make(o, node, i) for i, o in enumerate(out))
+    node.output_meta = tuple((o.shape, o.dtype) for o in out)
+    if node.is_view:
+        _share_version(inputs[0], outs)
+    if node.reads_outputs:
+        node.outputs_data = out
+        node.output_versions = tuple([(t._version, t._version[0]) for t in outs])
+    return outs
+
+
 class Node:
     """One call of a primitive in the graph (Chainer's FunctionNode form).
 
     Subclasses define ``forward(self, *arrays, **params)`` on backend arrays, returning an
-    array or a tuple of arrays, and ``backward(self, *grads)`` on Tensors, returning one
-    gradient (Tensor or None) per input. They keep what backward needs as attributes of
-    ``self``. Class flags say what backward reads, so that an in-place change of it is
-    caught: ``reads_inputs`` (the input values) and ``reads_outputs`` (the outputs, via
-    ``self.saved_output(i)``).
+    array or a tuple of arrays, and ``backward(self, *grads)``, returning one gradient
+    (or None) per input: it gets arrays and returns arrays on the fast path, and gets
+    and returns Tensors under create_graph (one rule, two branches; see ``call``). They
+    keep what backward needs as attributes of ``self``. Class flags say what backward
+    reads, so that an in-place change of it is caught: ``reads_inputs`` (the input
+    values) and ``reads_outputs`` (the outputs, via ``self.saved_output(i)``); and
+    ``once_differentiable`` marks a rule with an array branch only.
     """
     reads_inputs = True
     reads_outputs = False
     is_view = False          # the output may share memory with input 0 (class or per call)
     n_outputs = 1
     released = False
-    lazy_grads = False       # backward may return IndexedGrads (indexed_grad.py)
+    lazy_grads = False       # backward may return SparseGrads that its parents densify
+    once_differentiable = False   # backward works on arrays only: create_graph is refused
     _visit = None            # the backward pass that last sorted this node
     hooks = None
     trace = None
@@ -411,12 +438,10 @@ class Node:
                 out = node.forward(inputs[0].array, inputs[1].array, **params)
             else:
                 out = node.forward(*[t.array for t in inputs], **params)
+        except ShapeError:
+            raise
         except (ValueError, IndexError) as e:
-            if isinstance(e, ShapeError):
-                raise
-            shapes = ", ".join(str(t.shape) for t in inputs)
-            error = OutOfRangeError if isinstance(e, IndexError) else ShapeError
-            raise error(f"{cls.__name__.lower()}: {e} (input shapes {shapes})") from e
+            raise _forward_error(cls, inputs, e) from e
         multi = type(out) is tuple
         if isinstance(out, _numpy_scalar):
             out = backend.as_ndarray(out)
@@ -453,29 +478,25 @@ class Node:
                 node.input_versions = tuple([t._version[0] for t in inputs])
         if _State.anomaly:
             node.trace = traceback.format_stack()[:-2]
-        if multi:
-            node.n_outputs = len(out)
-            outs = tuple(Tensor._make(o, node, i) for i, o in enumerate(out))
-            node.output_meta = tuple((o.shape, o.dtype) for o in out)
-        else:
-            outs = Tensor._make(out, node, 0)
+        if multi:               # split, layer norm, the RNN sequences
+            return _record_outputs(node, out, inputs)
+        outs = Tensor._make(out, node, 0)
         if node.is_view:
             _share_version(inputs[0], outs)
         if cls.reads_outputs:
-            if multi:
-                node.outputs_data = out
-                node.output_versions = tuple([(t._version, t._version[0]) for t in outs])
-            else:
-                node.outputs_data = (out,)
-                node.output_versions = ((outs._version, outs._version[0]),)
+            node.outputs_data = (out,)
+            node.output_versions = ((outs._version, outs._version[0]),)
         return outs
 
     def saved_inputs(self):
         """The inputs, for a backward rule: Tensors when the backward is recorded
         (create_graph), their arrays otherwise."""
+        inputs = self.inputs
         if _state.grad_enabled:
-            return self.inputs
-        return tuple(t.array for t in self.inputs)
+            return inputs
+        if len(inputs) == 2:     # most rules: a tuple display, no generator (a hot path)
+            return (inputs[0].array, inputs[1].array)
+        return tuple([t.array for t in inputs])
 
     def saved_output(self, index=0):
         """Output `index`, for a backward rule: its array, or with create_graph a Tensor
@@ -490,18 +511,19 @@ class Node:
             self.hooks = {}
         return self.hooks.setdefault(index, [])
 
-    # Indices of the inputs whose values backward reads; None: all of them. A primitive
-    # that knows better defines a method (Mul: da reads b, db reads a), so that only
-    # those are checked for in-place changes and ``d += d * 2`` is legal, as in PyTorch.
-    inputs_read = None
+    def inputs_read(self):
+        """Indices of the inputs whose values backward reads (all of them, unless a
+        primitive knows better): only those are checked for in-place changes, so that
+        ``d += d * 2`` is legal as in PyTorch (the product's backward reads only the 2)."""
+        return range(len(self.inputs))
 
     def check_versions(self):
-        """Raise if a tensor that backward reads was modified in place since forward."""
+        """Raise if a tensor that backward reads was modified in place since forward.
+        (Every input is compared first, one pass with no call; ``inputs_read`` is only
+        asked when one changed.)"""
         if self.reads_inputs:
-            read = range(len(self.inputs)) if self.inputs_read is None else self.inputs_read()
-            for i in read:
-                t, v = self.inputs[i], self.input_versions[i]
-                if t._version[0] != v:
+            for i, (t, v) in enumerate(zip(self.inputs, self.input_versions)):
+                if t._version[0] != v and i in self.inputs_read():
                     raise AutogradError(
                         f"{self.name}: input {i} (a tensor of shape {t.shape}) was modified "
                         f"by an in-place operation after {type(self).__name__} saved it "
@@ -520,11 +542,6 @@ class Node:
         if self.trace:
             return "\nThe op was created at:\n" + "".join(self.trace[-6:])
         return " (run under ts.detect_anomaly() to see where the op was created)"
-
-    def release(self):
-        """Drop everything backward needed (called after backward unless retain_graph)."""
-        self.__dict__.clear()
-        self.released = True
 
     def __repr__(self):
         return f"<{self.name}>"
@@ -546,6 +563,67 @@ def call(cls, *args, **params):
 
 
 # ---------------------------------------------------------------- the backward pass
+#
+# run_backward is reverse mode in a few named steps: seed the roots, sort the nodes,
+# then for each node (outputs before inputs) take the gradients of its outputs, run
+# their hooks, check that what its rule saved is unchanged, call the rule, route the
+# gradients it returns to the tensors they belong to, and free the node. The helpers
+# below it hold the fast paths (array gradients, lazy index gradients, row-sparse
+# leaves); reference_engine.py is the same loop without them.
+
+def run_backward(roots, gradients, retain_graph, create_graph, capture=None):
+    """Propagate gradients from `roots` back through the graph.
+
+    Without create_graph the gradients flowing through the graph are plain arrays and
+    every backward rule computes on arrays (the fast path); with it they are Tensors
+    and the rules record a graph of the gradient. Without `capture`, gradients of
+    leaves are accumulated into ``leaf.grad``; with `capture` (id(tensor) -> tensor, as
+    ``grad()`` uses) the gradients of those tensors are returned instead and no
+    ``.grad`` is touched.
+    """
+    run = _Run(bool(create_graph), capture)
+    with _Mode("grad_enabled", run.recorded):
+        for root, gradient in zip(roots, gradients):                          # seed
+            _route_one(run, root, root._ctx, _seed(run, root, gradient))
+        for node in _toposort([r._ctx for r in roots if r._ctx is not None]):  # sort
+            grads = run.pending.pop(id(node), None)       # its outputs' gradients
+            if grads is None:
+                continue                                  # no gradient reaches it
+            grads = _output_grads(run, node, grads)       # hooks (and the rarer cases)
+            if node.reads_inputs or node.reads_outputs:
+                node.check_versions()                     # saved values unchanged?
+            input_grads = _call_rule(run, node, grads)    # the backward rule
+            _route(run, node, input_grads)                # to the tensors' slots
+            if not retain_graph:
+                _free(node)
+        for leaf, g in run.leaves.values():               # leaves: .grad or captured
+            _leaf_grad(run, leaf, g)
+    return run.result()
+
+
+class _Run:
+    """The state of one backward pass: where gradients wait until their node runs."""
+    __slots__ = ("recorded", "anomaly", "pending", "leaves", "lazy", "given", "capture",
+                 "capture_nodes", "captured")
+
+    def __init__(self, recorded, capture):
+        self.recorded = recorded
+        self.anomaly = _State.anomaly
+        self.pending = {}        # id(node) -> list with one gradient per output
+        self.leaves = {}         # id(leaf) -> [leaf, gradient]
+        self.lazy = set()        # ids of nodes whose slots may hold SparseGrads
+        self.given = set()       # ids of arrays that .grad must not take as they are
+        self.capture, self.capture_nodes, self.captured = capture, {}, {}
+        for t in (capture or {}).values():
+            if t._ctx is not None:
+                self.capture_nodes.setdefault(id(t._ctx), []).append(t)
+
+    def result(self):
+        """What grad() gets: the captured gradients, as Tensors."""
+        if self.recorded:
+            return self.captured
+        return {k: Tensor._make(v) for k, v in self.captured.items() if v is not None}
+
 
 def _toposort(roots):
     """Nodes reachable from `roots`, each after all nodes that consume its outputs
@@ -571,7 +649,7 @@ def _toposort(roots):
     return order
 
 
-def _seed(root, gradient, recorded):
+def _seed(run, root, gradient):
     """The starting gradient d(root)/d(root): ones for a one-element root, else the
     given `gradient`. A Tensor when the backward is recorded, an array otherwise."""
     if root.dtype.kind != "f":
@@ -584,149 +662,49 @@ def _seed(root, gradient, recorded):
             raise AutogradError(f"backward: grad can be implicitly created only for scalar "
                                 f"outputs; pass gradient= for an output of shape {root.shape}")
         seed = backend.array_module(root.array).ones(root.shape, dtype=root.dtype)
-        return Tensor._make(seed) if recorded else seed
+        return Tensor._make(seed) if run.recorded else seed
     if not isinstance(gradient, Tensor):
         gradient = Tensor._make(as_array(gradient, root.dtype, root.device))
     if tuple(gradient.shape) != tuple(root.shape):
         raise ShapeError(f"backward: gradient has shape {gradient.shape} but the output "
                          f"has shape {root.shape}")
-    return gradient if recorded else gradient.array
+    run.given.add(id(gradient.array))      # the caller's array: never store it as a .grad
+    return gradient if run.recorded else gradient.array
 
 
-def _run_hooks(hooks, grad, recorded):
-    """Hooks see Tensors; a returned Tensor replaces the gradient."""
-    t = grad if recorded else Tensor._make(grad)
+def _output_grads(run, node, grads):
+    """The gradients of node's outputs as its rule must see them: checked not freed,
+    index gradients made whole, through the output hooks, kept if grad() asked for
+    them, and zeros for the outputs of a multi-output node that got none."""
+    if node.released:
+        raise AutogradError(
+            f"backward: trying to backward through the graph a second time ({node.name} "
+            "already freed its saved values); pass retain_graph=True to the first backward "
+            "if you need to")
+    if run.lazy and id(node) in run.lazy:
+        run.lazy.discard(id(node))
+        grads = [g.dense_array() if isinstance(g, SparseGrad) else g for g in grads]
+    if node.hooks:
+        grads = [g if g is None or i not in node.hooks else
+                 _run_hooks(node.hooks[i], g, run.recorded) for i, g in enumerate(grads)]
+    if run.capture_nodes:
+        for t in run.capture_nodes.get(id(node), ()):
+            run.captured[id(t)] = grads[t._index]
+    if node.n_outputs > 1:
+        present = next(g for g in grads if g is not None)
+        grads = [_zeros_for(node, i, present) if g is None else g for i, g in enumerate(grads)]
+    return grads
+
+
+def _run_hooks(hooks, grad, as_is):
+    """Hooks see Tensors (an array is wrapped, unless `as_is`); a returned Tensor
+    replaces the gradient."""
+    t = grad if as_is else Tensor._make(grad)
     for hook in list(hooks):
         new = hook(t)
         if new is not None:
             t = new
-    return t if recorded else t.array
-
-
-def run_backward(roots, gradients, retain_graph, create_graph, capture=None):
-    """Propagate gradients from `roots` back through the graph.
-
-    Without create_graph the gradients flowing through the graph are plain arrays and
-    every backward rule computes on arrays (the fast path); with it they are Tensors
-    and the rules record a graph of the gradient. Without `capture`, gradients of
-    leaves are accumulated into ``leaf.grad``; with `capture` (id(tensor) -> tensor, as
-    ``grad()`` uses) the gradients of those tensors are returned instead and no
-    ``.grad`` is touched.
-    """
-    recorded = bool(create_graph)
-    node_grads = {}          # id(node) -> list with one gradient per output
-    leaf_grads = {}          # id(leaf) -> [leaf, gradient]
-    captured = {}
-    given = set()            # ids of arrays already stored as some leaf's .grad
-    lazy = set()             # ids of nodes whose gradient slots may hold IndexedGrads
-    capture_nodes = {}
-    if capture is not None:
-        for t in capture.values():
-            if t._ctx is not None:
-                capture_nodes.setdefault(id(t._ctx), []).append(t)
-
-    def send(t, g):
-        node = t._ctx
-        if node is None:
-            entry = leaf_grads.get(id(t))
-            if entry is None:
-                leaf_grads[id(t)] = [t, g]
-            else:
-                entry[1] = entry[1] + g
-            return
-        slot = node_grads.get(id(node))
-        if slot is None:
-            slot = node_grads[id(node)] = [None] * node.n_outputs
-        old = slot[t._index]
-        slot[t._index] = g if old is None else old + g
-
-    with _Mode("grad_enabled", recorded):
-        for root, gradient in zip(roots, gradients):
-            seed = _seed(root, gradient, recorded)
-            if gradient is not None:
-                given.add(id(seed))   # the caller's array: never store it as a .grad
-            send(root, seed)
-        for node in _toposort([r._ctx for r in roots if r._ctx is not None]):
-            grads = node_grads.pop(id(node), None)
-            if grads is None:
-                continue
-            if lazy and id(node) in lazy:        # index reads' gradients, made whole once
-                lazy.discard(id(node))
-                grads = [g.dense() if type(g) is IndexedGrad else g for g in grads]
-            if node.released:
-                raise AutogradError(
-                    f"backward: trying to backward through the graph a second time "
-                    f"({node.name} already freed its saved values); pass retain_graph=True "
-                    "to the first backward if you need to")
-            if node.hooks:
-                grads = [g if g is None or i not in node.hooks else _run_hooks(node.hooks[i], g, recorded)
-                         for i, g in enumerate(grads)]
-            if capture_nodes:
-                for t in capture_nodes.get(id(node), ()):
-                    captured[id(t)] = grads[t._index]
-            if node.reads_inputs or node.reads_outputs:
-                node.check_versions()
-            if node.n_outputs > 1:
-                present = next(g for g in grads if g is not None)
-                grads = [_zeros_for(node, i, present) if g is None else g for i, g in enumerate(grads)]
-            input_grads = node.backward(*grads)
-            if node.lazy_grads:
-                lazy.update(id(p) for p in node.parents if p is not None)
-            if _State.anomaly:
-                _check_finite(node, input_grads)
-            for t, parent, g, needed in zip(node.inputs, node.parents, input_grads,
-                                            node.needs_input_grad):
-                if not needed or g is None:
-                    continue
-                if parent is None:   # send(t, g), inlined for non-leaves: the hot path
-                    send(t, g)
-                    continue
-                slot = node_grads.get(id(parent))
-                if slot is None:
-                    if parent.n_outputs == 1:
-                        node_grads[id(parent)] = [g]
-                        continue
-                    slot = node_grads[id(parent)] = [None] * parent.n_outputs
-                old = slot[t._index]
-                slot[t._index] = g if old is None else old + g
-            if not retain_graph:
-                node.__dict__.clear()    # node.release(), inlined
-                node.released = True
-
-        for leaf, g in leaf_grads.values():
-            if type(g) is IndexedGrad:
-                g = g.dense()
-            # g may be a row-sparse gradient (sparse.RowSparseGrad, from an embedding
-            # with sparse=True; never under create_graph): hooks see it as it is, ts.grad
-            # gets it dense, .grad keeps it sparse (sparse + dense gives dense)
-            sparse = getattr(g, "is_sparse", False)
-            if leaf._hooks:
-                g = _run_hooks(leaf._hooks, g, recorded or sparse)
-                if sparse and isinstance(g, Tensor):
-                    g, sparse = g.array, False
-            if capture is not None:
-                if id(leaf) in capture:
-                    captured[id(leaf)] = g.dense_array() if sparse else g
-                continue
-            old = leaf.grad
-            if recorded:
-                if getattr(old, "is_sparse", False):
-                    old = old.to_dense()
-                leaf.grad = g if old is None else old + g
-            elif sparse:
-                leaf.grad = g._owned(given) if old is None else g.__radd__(old)
-            elif old is None:
-                # own the array: it may be a read-only broadcast view, or shared with
-                # another leaf's gradient (Add passes one array to both inputs)
-                if g.base is not None or not backend.writeable(g) or id(g) in given:
-                    g = g.copy()
-                given.add(id(g))
-                leaf.grad = Tensor._make(g)
-            else:
-                leaf.grad = Tensor._make((old if getattr(old, "is_sparse", False) else old.array) + g)
-    if not recorded:
-        captured = {k: Tensor._make(v) for k, v in captured.items() if v is not None}
-    return captured
+    return t if as_is else t.array
 
 
 def _zeros_for(node, index, present):
@@ -738,11 +716,25 @@ def _zeros_for(node, index, present):
     return Tensor._make(zeros) if recorded else zeros
 
 
+def _call_rule(run, node, grads):
+    """The gradients of node's inputs: its backward rule (refused under create_graph
+    for a once-differentiable primitive; checked for nan/inf in anomaly mode)."""
+    if run.recorded and node.once_differentiable:
+        raise AutogradError(
+            f"backward: {type(node).__name__} is differentiable once (its backward rule "
+            f"computes on arrays and is not recorded), so create_graph=True cannot "
+            f"differentiate it again; take its gradient without create_graph")
+    input_grads = node.backward(*grads)
+    if run.anomaly:
+        _check_finite(node, input_grads)
+    return input_grads
+
+
 def _check_finite(node, grads):
     for i, g in enumerate(grads):
         if g is None:
             continue
-        if type(g) is IndexedGrad:
+        if isinstance(g, SparseGrad):
             finite = g.is_finite()
         else:
             data = g.array if isinstance(g, Tensor) else g
@@ -750,6 +742,87 @@ def _check_finite(node, grads):
         if not finite:
             raise AutogradError(f"detect_anomaly: {node.name} returned nan or inf in the "
                                 f"gradient of input {i} (shape {tuple(g.shape)})." + node._where())
+
+
+def _route(run, node, input_grads):
+    """Add each input's gradient to its tensor's slot: in the pending gradients of the
+    node that made the tensor (`parents`: as it was when recorded), or the leaf's entry.
+    The common case, a single-output parent's first gradient, is one dict store."""
+    pending = run.pending
+    for t, parent, g, needed in zip(node.inputs, node.parents, input_grads,
+                                    node.needs_input_grad):
+        if not needed or g is None:
+            continue
+        if parent is not None and parent.n_outputs == 1 and id(parent) not in pending:
+            pending[id(parent)] = [g]
+        else:
+            _route_one(run, t, parent, g)
+    if node.lazy_grads:         # its gradients may be SparseGrads: made dense when used
+        run.lazy.update(id(p) for p in node.parents if p is not None)
+
+
+def _route_one(run, t, parent, g):
+    """Add gradient g to tensor t's slot (t is output t._index of `parent`, or a leaf
+    when `parent` is None)."""
+    if parent is None:
+        entry = run.leaves.get(id(t))
+        if entry is None:
+            run.leaves[id(t)] = [t, g]
+        else:
+            entry[1] = entry[1] + g
+        return
+    slots = run.pending.get(id(parent))
+    if slots is None:
+        slots = run.pending[id(parent)] = [None] * parent.n_outputs
+    old = slots[t._index]
+    slots[t._index] = g if old is None else old + g
+
+
+def _free(node):
+    """Drop everything the rule saved (retain_graph=False): a second backward through
+    this node then raises instead of reading freed values."""
+    node.__dict__.clear()
+    node.released = True
+
+
+def _leaf_grad(run, leaf, g):
+    """A leaf's total gradient: through its hooks, then captured (grad()) or added to
+    ``.grad``. A SparseGrad (sparse_grad.py) is made dense first unless it is
+    ``kept_in_grad`` (sparse.RowSparseGrad, from an embedding with sparse=True; never
+    under create_graph): that one reaches hooks as it is, ts.grad dense, ``.grad``
+    sparse."""
+    sparse = isinstance(g, SparseGrad)
+    if sparse and not g.kept_in_grad:
+        g, sparse = g.dense_array(), False
+    if leaf._hooks:
+        g = _run_hooks(leaf._hooks, g, run.recorded or sparse)
+        if sparse and isinstance(g, Tensor):      # a hook replaced it with a dense one
+            g, sparse = g.array, False
+    if run.capture is not None:
+        if id(leaf) in run.capture:
+            run.captured[id(leaf)] = g.dense_array() if sparse else g
+        return
+    old = leaf.grad
+    if run.recorded:
+        if isinstance(old, SparseGrad):
+            old = Tensor._make(old.dense_array())
+        leaf.grad = g if old is None else old + g
+    elif sparse:
+        leaf.grad = g._owned(run.given) if old is None else g.__radd__(old)
+    elif old is None:
+        leaf.grad = Tensor._make(_owned_array(g, run.given))
+    else:
+        leaf.grad = Tensor._make((old if isinstance(old, SparseGrad) else old.array) + g)
+
+
+def _owned_array(g, given):
+    """g, or a copy when .grad must not take it as it is: a read-only broadcast view,
+    an array another leaf's .grad holds (Add passes one array to both inputs), or the
+    caller's `gradient`."""
+    if g.base is not None or not backend.writeable(g) or id(g) in given:
+        g = g.copy()
+    given.add(id(g))
+    return g
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,

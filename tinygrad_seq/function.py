@@ -1,6 +1,7 @@
 """The public custom differentiable op, in PyTorch's form: subclass ``Function`` with
 static ``forward(ctx, ...)`` and ``backward(ctx, ...)`` on Tensors, call ``.apply``.
 (The built-in primitives use the leaner ``Node`` form of autograd.py.)"""
+import functools
 import traceback
 
 from .autograd import Node, Tensor
@@ -79,7 +80,7 @@ class Function:
         node = node_class()
         node.fn, node.ctx = cls, ctx
         node.arg_is_tensor = tuple(isinstance(a, Tensor) for a in args)
-        node.inputs = tuple(a for a in args if isinstance(a, Tensor))
+        node.inputs = ctx._inputs = tuple(a for a in args if isinstance(a, Tensor))
         node.parents = tuple(t._ctx for t in node.inputs)
         node.needs_input_grad = tuple(t.requires_grad for t in node.inputs)
         node.n_outputs = len(outs)
@@ -119,3 +120,49 @@ class _CustomNode(Node):
         if not recorded:
             grads_in = tuple(None if g is None else g.array for g in grads_in)
         return grads_in
+
+
+def once_differentiable(backward):
+    """Decorator for a custom Function's ``backward`` that is not differentiable itself
+    (it leaves the graph: NumPy on ``.numpy()``, in-place tricks), as PyTorch's
+    ``torch.autograd.function.once_differentiable``::
+
+        class Clamp01(ts.Function):
+            @staticmethod
+            @ts.once_differentiable
+            def backward(ctx, grad): ...
+
+    It runs under ``no_grad``. Under ``create_graph=True`` the gradients it returns
+    still require grad (when an incoming gradient or an input of forward does), but
+    differentiating them raises an ``AutogradError`` naming the Function instead of
+    silently giving zeros."""
+    @functools.wraps(backward)
+    def wrapper(ctx, *grads):
+        with no_grad():
+            result = backward(ctx, *grads)
+        if not _state.grad_enabled:          # no create_graph: nothing records it anyway
+            return result
+        sources = [t for t in grads + ctx._inputs if isinstance(t, Tensor) and t.requires_grad]
+        if not sources:
+            return result
+        name = backward.__qualname__.rsplit(".", 1)[0]
+        mark = lambda g: (_OnceDifferentiated.apply(g, *sources, fn_name=name)  # noqa: E731
+                          if isinstance(g, Tensor) else g)
+        return tuple(mark(g) for g in result) if isinstance(result, tuple) else mark(result)
+    return wrapper
+
+
+class _OnceDifferentiated(Node):
+    """The gradient made by a ``@once_differentiable`` backward under create_graph: the
+    same values, in the graph only to raise if someone differentiates through it."""
+    reads_inputs = False
+
+    def forward(self, g, *sources, fn_name):
+        self.fn_name = fn_name
+        return g.copy()
+
+    def backward(self, *grads):
+        raise AutogradError(
+            f"backward: trying to differentiate the gradient of {self.fn_name}, whose "
+            "backward is marked @ts.once_differentiable (it is not recorded, so it cannot "
+            "be differentiated again)")

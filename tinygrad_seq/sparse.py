@@ -18,54 +18,20 @@ gives the table a RowSparseGrad in ``.grad`` when the table is a leaf and backwa
 without ``create_graph`` (with it, the gradient is dense so that it can be
 differentiated). Who consumes it: ``optim.SGD`` and ``optim.SparseAdam`` update only
 the touched rows; ``clip_grad_norm_`` / ``clip_grad_value_`` work on the values.
-Code that may meet one tests ``getattr(g, "is_sparse", False)`` (a dense gradient is
-a Tensor, which has no such attribute).
+It implements the gradient protocol of sparse_grad.py (``isinstance(g, SparseGrad)``
+is the one test; ``g.is_sparse`` is True, as in PyTorch); its array kernels are in
+backend.py (``add_scaled_rows``, ``coalesce_rows``).
 """
-import threading
-
 from . import backend
 from .autograd import Tensor
 from .errors import DeviceError, DTypeError, ShapeError
+from .sparse_grad import SparseGrad
 
 
-# (slot, dtype, array module) -> a flat buffer reused by add_to_, one set per thread:
-# NumPy releases the GIL inside the update, so two threads stepping optimizers at once
-# would otherwise write into one buffer
-_SCRATCH = threading.local()
-_CHUNK = 1 << 20      # bytes of table rows that add_to_ updates at a time (stays in cache)
-
-
-def _scratch(slot, size, dtype, mod):
-    """A reusable flat buffer of at least `size` elements (never handed out to users)."""
-    buffers = getattr(_SCRATCH, "buffers", None)
-    if buffers is None:
-        buffers = _SCRATCH.buffers = {}
-    key = (slot, dtype, mod.__name__)
-    buf = buffers.get(key)
-    if buf is None or buf.size < size:
-        buf = buffers[key] = mod.empty(max(size, 1), dtype=dtype)
-    return buf[:size]
-
-
-def _take_rows(table, rows, out):
-    """out[...] = table[rows] (rows along axis 0) without a temporary array."""
-    if backend.device_of(table) == "cpu":     # mode="wrap": NumPy buffers `out` for mode="raise"
-        backend.array_module(table).take(table, rows, axis=0, out=out, mode="wrap")
-    else:
-        out[...] = table[rows]
-
-
-def _flat_rows(index, width):
-    """Flat element positions of rows `index` in a C-ordered (rows, width) array."""
-    mod = backend.array_module(index)
-    return (index[:, None] * width + mod.arange(width, dtype=index.dtype)).reshape(-1)
-
-
-class RowSparseGrad:
+class RowSparseGrad(SparseGrad):
     """A gradient that is zero outside the rows listed in ``indices`` (see the module
     docstring). Built by the engine; users read it, add it, coalesce it, densify it."""
-    is_sparse = True
-    __array_ufunc__ = None      # ndarray + RowSparseGrad -> RowSparseGrad.__radd__
+    kept_in_grad = True
     __array_priority__ = 1001
 
     def __init__(self, indices, values, shape, coalesced=False):
@@ -123,25 +89,8 @@ class RowSparseGrad:
         they were stored). Returns self when already coalesced."""
         if self._coalesced:
             return self
-        idx, values = self.indices, self.values
-        mod = backend.array_module(values)
-        n = idx.shape[0]
-        if n == 0:
-            return RowSparseGrad(idx, values, self.shape, coalesced=True)
-        order = mod.argsort(idx, kind="stable")
-        ordered = idx[order]
-        first = mod.empty(n, dtype=backend.bool_)
-        first[0] = True
-        mod.not_equal(ordered[1:], ordered[:-1], out=first[1:])
-        starts = mod.flatnonzero(first)
-        rows = values[order[starts]]                    # one copy of each row's first value
-        if starts.shape[0] < n:                         # add the repeats to their rows
-            group = mod.cumsum(first) - 1
-            repeat = ~first
-            width = rows[0].size if rows.ndim > 1 else 1
-            target = _flat_rows(group[repeat], width)
-            backend.add_at(rows.reshape(-1), target, values[order[repeat]].reshape(-1))
-        return RowSparseGrad(ordered[starts], rows, self.shape, coalesced=True)
+        idx, rows = backend.coalesce_rows(self.indices, self.values)
+        return RowSparseGrad(idx, rows, self.shape, coalesced=True)
 
     def dense_array(self):
         """The dense gradient as a backend array (repeats added)."""
@@ -165,69 +114,19 @@ class RowSparseGrad:
         """array[rows] += alpha * values in place (repeats add up, in stored order, as
         PyTorch's index_add_); returns `array`.
 
-        The optimizer's hot path (``SGD`` on an embedding table). NumPy has no fused
-        row scatter-add (``np.add.at`` on rows is ~10x slower), and ``table[rows] +=``
-        reads the rows from memory, then writes them back in a second random pass. So
-        the first occurrence of each row is updated in chunks of ~1 MB (gather, add,
-        scatter) while the chunk is still in cache, through scratch buffers that live
-        between calls (a fresh 5 MB temporary costs as much in page faults as the
-        update itself); the few repeated rows are then added with ``add_at``. On the
-        GPU it is one atomic scatter-add."""
-        n = self.nnz
-        if n == 0:
-            return array
-        mod = backend.array_module(self.values)
-        idx = self.indices
-        width = self.values[0].size if self.values.ndim > 1 else 1
-        values = self.values.reshape(n, width)
-        if backend.device_of(array) != "cpu" or (array.ndim > 2 and not array.flags.c_contiguous):
-            update = (self.values * alpha).astype(array.dtype, copy=False)
-            backend.add_at(array, idx, update)          # atomic on the GPU; rows of a view
-            return array
-        table = array if array.ndim == 2 else array.reshape(array.shape[0], width)
-        firsts, again = slice(None), None
-        if not self._coalesced:
-            order = mod.argsort(idx, kind="stable")
-            ordered = idx[order]
-            first = mod.empty(n, dtype=backend.bool_)
-            first[0] = True
-            mod.not_equal(ordered[1:], ordered[:-1], out=first[1:])
-            if not bool(first.all()):
-                is_first = mod.zeros(n, dtype=backend.bool_)
-                is_first[order[first]] = True
-                firsts, again = mod.flatnonzero(is_first), order[~first]
-        positions = mod.arange(n) if isinstance(firsts, slice) else firsts
-        step = max(1, _CHUNK // (width * table.itemsize))
-        current = _scratch(0, min(step, n) * width, table.dtype, mod)
-        update = _scratch(1, min(step, n) * width, table.dtype, mod)
-        for start in range(0, positions.shape[0], step):
-            pos = positions[start:start + step]
-            k = pos.shape[0]
-            cur, upd = current[:k * width].reshape(k, width), update[:k * width].reshape(k, width)
-            rows = idx[pos]
-            _take_rows(table, rows, cur)
-            if isinstance(firsts, slice):
-                mod.multiply(values[start:start + k], alpha, out=upd, casting="same_kind")
-            else:
-                if values.dtype == table.dtype:
-                    _take_rows(values, pos, upd)
-                else:
-                    upd[...] = values[pos]
-                upd *= alpha
-            cur += upd
-            table[rows] = cur
-        if again is not None:          # the repeats, added after their first occurrence
-            repeats = (values[again] * alpha).astype(table.dtype, copy=False)
-            if table.flags.c_contiguous:
-                backend.add_at(table.reshape(-1), _flat_rows(idx[again], width), repeats.reshape(-1))
-            else:
-                backend.add_at(table, idx[again], repeats)
-        return array
+        The optimizer's hot path: ``backend.add_scaled_rows`` (chunked gather, add,
+        scatter on the CPU; an atomic scatter-add on the GPU)."""
+        return backend.add_scaled_rows(array, self.indices, self.values, alpha,
+                                       unique=self._coalesced)
+
+    def is_finite(self):
+        """Whether every stored value is finite (detect_anomaly)."""
+        return bool(backend.array_module(self.values).isfinite(self.values).all())
 
     def __add__(self, other):
         """sparse + sparse concatenates the rows (a sparse result); sparse + dense (a
         Tensor or an array of the full shape) is dense, of the same kind."""
-        if getattr(other, "is_sparse", False):
+        if isinstance(other, RowSparseGrad):
             if other.shape != self.shape:
                 raise ShapeError(f"RowSparseGrad add: shapes {self.shape} and {other.shape}")
             mod = backend.array_module(self.values)

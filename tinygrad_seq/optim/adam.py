@@ -5,6 +5,7 @@ import math
 from .. import backend
 from ..autograd import Tensor
 from ..checks import check_betas, check_nonnegative, check_positive
+from ..sparse_grad import SparseGrad
 from .optimizer import Optimizer, check_sparse
 
 
@@ -125,7 +126,7 @@ class SparseAdam(Optimizer):
             g = p.grad
             if g is None:
                 continue
-            if not getattr(g, "is_sparse", False):
+            if not isinstance(g, SparseGrad):
                 raise RuntimeError(f"SparseAdam does not support dense gradients (a parameter of "
                                    f"shape {tuple(p.shape)}), please consider Adam instead")
             mod = backend.array_module(p.array)

@@ -6,6 +6,7 @@ import math
 from .. import backend
 from ..autograd import Tensor
 from ..errors import TinygradSeqError
+from ..sparse_grad import SparseGrad
 
 
 class NonFiniteNormError(TinygradSeqError, RuntimeError):
@@ -53,7 +54,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     norm_type = float(norm_type)
     norms = []
     for _, g in grads:
-        array = g.coalesce().values if getattr(g, "is_sparse", False) else g.array
+        array = g.coalesce().values if isinstance(g, SparseGrad) else g.array
         norms.append(_vector_norm(array, norm_type))
     mod = backend.array_module(norms[0])
     dtype = backend.result_type(*[n.dtype for n in norms])
@@ -66,7 +67,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     coef = mod.minimum(mod.asarray(max_norm, dtype=dtype) / (total + dtype.type(1e-6)), dtype.type(1.0))
     with backend.xp("cpu").errstate(invalid="ignore"):     # inf * 0 = nan, as PyTorch
         for _, g in grads:
-            if getattr(g, "is_sparse", False):
+            if isinstance(g, SparseGrad):
                 g.mul_(coef.astype(g.dtype))
             else:
                 g.array *= coef.astype(g.dtype)
@@ -80,7 +81,7 @@ def clip_grad_value_(parameters, clip_value, foreach=None):
     by the coalesced one."""
     clip_value = float(clip_value)
     for p, g in _grads(parameters):
-        if getattr(g, "is_sparse", False):
+        if isinstance(g, SparseGrad):
             g = g.coalesce()
             mod = backend.array_module(g.values)
             mod.clip(g.values, -clip_value, clip_value, out=g.values)

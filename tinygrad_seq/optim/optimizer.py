@@ -17,6 +17,7 @@ from .. import backend
 from ..autograd import Tensor, as_array
 from ..modes import enable_grad, no_grad
 from ..errors import DTypeError, ShapeError
+from ..sparse_grad import SparseGrad
 
 
 class Optimizer:
@@ -98,7 +99,7 @@ class Optimizer:
                     continue
                 if set_to_none:
                     p.grad = None
-                elif getattr(g, "is_sparse", False):
+                elif isinstance(g, SparseGrad):
                     g.zero_()
                 else:
                     g.array[...] = 0
@@ -199,11 +200,11 @@ class Optimizer:
 
 def check_sparse(p, g, optimizer, hint):
     """Raise the error of an optimizer that cannot use a row-sparse gradient."""
-    if getattr(g, "is_sparse", False):
+    if isinstance(g, SparseGrad):
         raise RuntimeError(f"{optimizer} does not support sparse gradients (a parameter of "
                            f"shape {tuple(p.shape)} has a RowSparseGrad); {hint}")
 
 
 def dense_grad(g):
     """The gradient's array (a row-sparse one made dense)."""
-    return g.dense_array() if getattr(g, "is_sparse", False) else g.array
+    return g.dense_array() if isinstance(g, SparseGrad) else g.array

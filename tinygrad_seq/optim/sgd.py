@@ -2,6 +2,7 @@
 maximize: PyTorch's update rule, step for step."""
 from ..autograd import Tensor
 from ..checks import check_nonnegative, check_real
+from ..sparse_grad import SparseGrad
 from .optimizer import Optimizer, dense_grad
 
 
@@ -42,7 +43,7 @@ class SGD(Optimizer):
             g = p.grad
             if g is None:
                 continue
-            if getattr(g, "is_sparse", False) and momentum == 0 and weight_decay == 0:
+            if isinstance(g, SparseGrad) and momentum == 0 and weight_decay == 0:
                 g.add_to_(p.array, alpha=lr if maximize else -lr)   # the touched rows only
                 self._write(p)
                 continue
