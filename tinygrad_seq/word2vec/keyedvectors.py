@@ -112,6 +112,40 @@ class KeyedVectors:
         self.counts = None if counts is None else np.asarray(counts)
         self._norms = None
 
+    def get_mean_vector(self, keys, weights=None, pre_normalize=True, post_normalize=False,
+                        ignore_missing=True):
+        """The weighted mean (sum of weight * vector over the keys used, divided by the sum
+        of their weights) of the vectors of `keys` (words or vectors; unit vectors
+        with `pre_normalize`), scaled to unit length with `post_normalize`, as gensim's.
+        Unknown words are skipped (``ignore_missing``) or raise KeyError; ValueError if
+        nothing is left."""
+        if isinstance(keys, str):
+            keys = [keys]
+        weights = np.ones(len(keys)) if weights is None else np.asarray(weights, np.float64)
+        if len(weights) != len(keys):
+            raise ValueError(f"get_mean_vector: {len(weights)} weights for {len(keys)} keys")
+        total, n, wsum = np.zeros(self.vector_size, np.float64), 0, 0.0
+        for key, w in zip(keys, weights):
+            if isinstance(key, str):
+                if key not in self.key_to_index:
+                    if ignore_missing:
+                        continue
+                    raise KeyError(f"Key '{key}' not present in vocabulary")
+                i = self.key_to_index[key]
+                v = self.unit_vectors()[i] if pre_normalize else self.vectors[i]
+            else:
+                v = np.asarray(key, np.float32)
+            total += w * v
+            n += 1
+            wsum += w
+        if n == 0:
+            raise ValueError("get_mean_vector: none of the keys is in the vocabulary")
+        mean = (total / (wsum if wsum else 1.0)).astype(np.float32)
+        if post_normalize:
+            norm = np.linalg.norm(mean)
+            mean = mean / norm if norm > 0 else mean
+        return mean
+
     def get_vecattr(self, key, attr):
         """A per-word attribute; gensim's word2vec sets 'count'."""
         if attr != "count" or self.counts is None:
@@ -165,14 +199,14 @@ class KeyedVectors:
     def similarity(self, w1, w2):
         """Cosine similarity of two words."""
         u = self.unit_vectors()
-        return float(np.dot(u[self.get_index(w1)], u[self.get_index(w2)]))
+        return np.float32(np.dot(u[self.get_index(w1)], u[self.get_index(w2)]))
 
     def n_similarity(self, ws1, ws2):
         if not ws1 or not ws2:
             raise ValueError("n_similarity: both word lists must be non-empty")
         a = self.unit_vectors()[[self.get_index(w) for w in ws1]].mean(axis=0)
         b = self.unit_vectors()[[self.get_index(w) for w in ws2]].mean(axis=0)
-        return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
+        return np.float32(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
 
     def _terms(self, positive, negative):
         if isinstance(positive, str):
