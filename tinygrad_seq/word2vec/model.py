@@ -704,7 +704,7 @@ class Word2Vec:
             self._worker_scratch = [_Scratch() for _ in range(n)]
         seeds = self._rng.integers(0, 2 ** 63, size=n)
         jobs = queue.Queue(maxsize=queue_factor * n)
-        results = [[0.0, 0, 0, 0] for _ in range(n)]
+        results = [[0.0, 0, 0, 0, 0] for _ in range(n)]
         errors = []
 
         def work(k):
@@ -724,6 +724,7 @@ class Word2Vec:
                     res[1] += examples
                     res[2] += kept
                     res[3] += raw
+                    res[4] += 1
                 except BaseException as e:     # re-raised in the calling thread
                     errors.append(e)
 
@@ -743,7 +744,8 @@ class Word2Vec:
                 t.join()
         if errors:
             raise errors[0]
-        for loss, examples, kept, raw in results:
+        self.last_worker_jobs = [r[4] for r in results]     # jobs each worker trained
+        for loss, examples, kept, raw, _ in results:
             if self.compute_loss:
                 self.running_training_loss += loss
             counts["examples"] += examples
