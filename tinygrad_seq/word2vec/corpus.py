@@ -12,6 +12,7 @@ Formulas (as in the original word2vec C tool and gensim):
   [0, window); the effective window is window - b words on each side, inside the
   sentence (after subsampling: discarded words are removed before windowing).
 """
+import codecs
 import os
 
 import numpy as np
@@ -42,17 +43,50 @@ class CorpusFile:
             raise ValueError(f"word2vec: corpus_file {self.path!r} is not a regular file")
 
     def __iter__(self):
-        # bytes, decoded line by line: a bad byte is reported with its file and line
-        with open(self.path, "rb") as f:
-            for lineno, raw in enumerate(f, 1):
+        return read_sentences(self.path, MAX_SENTENCE_LENGTH)
+
+
+_CHUNK = 1 << 20      # bytes read at a time: a line of any length is read in bounded memory
+
+
+def read_sentences(path, max_sentence_length, limit=None):
+    """The token lists of a file of one sentence per line (utf-8, split on whitespace as
+    str.split does), streamed in chunks of 1 MiB: a line longer than
+    `max_sentence_length` tokens is given in pieces as soon as each piece is read, so a
+    file without newlines takes no more memory than a short one. A byte that is not
+    utf-8 raises ValueError naming the file, the line and the byte's offset in it."""
+    new_decoder = codecs.getincrementaldecoder("utf-8")
+    with open(path, "rb") as f:
+        lineno = 0
+        while limit is None or lineno < limit:
+            raw = f.readline(_CHUNK)
+            if not raw:
+                return
+            lineno += 1
+            decoder, carry, pending, offset = new_decoder(), "", [], 0
+            while True:
+                end = raw.endswith(b"\n") or len(raw) < _CHUNK
+                held = len(decoder.getstate()[0])      # bytes of a character cut in two
                 try:
-                    line = raw.decode("utf-8")
+                    text = carry + decoder.decode(raw, final=end)
                 except UnicodeDecodeError as e:
-                    raise ValueError(f"word2vec: corpus_file {self.path!r}: line {lineno}: not "
-                                     f"valid utf-8 ({e.reason} at byte {e.start})") from None
-                tokens = line.split()
-                for i in range(0, len(tokens), MAX_SENTENCE_LENGTH):
-                    yield tokens[i:i + MAX_SENTENCE_LENGTH]
+                    raise ValueError(f"word2vec: corpus_file {path!r}: line {lineno}: not "
+                                     f"valid utf-8 ({e.reason} at byte {offset - held + e.start})"
+                                     ) from None
+                offset += len(raw)
+                parts = text.split()
+                carry = parts.pop() if parts and not end and not text[-1].isspace() else ""
+                pending.extend(parts)
+                while len(pending) >= max_sentence_length:
+                    yield pending[:max_sentence_length]
+                    pending = pending[max_sentence_length:]
+                if end:
+                    break
+                raw = f.readline(_CHUNK)
+                if not raw:                     # the file ends right after a full chunk
+                    raw = b"\n"
+            if pending:
+                yield pending
 
 
 class LineSentence(CorpusFile):
@@ -68,18 +102,7 @@ class LineSentence(CorpusFile):
         self.max_sentence_length, self.limit = max_sentence_length, limit
 
     def __iter__(self):
-        with open(self.path, "rb") as f:
-            for lineno, raw in enumerate(f, 1):
-                if self.limit is not None and lineno > self.limit:
-                    return
-                try:
-                    line = raw.decode("utf-8")
-                except UnicodeDecodeError as e:
-                    raise ValueError(f"word2vec: {self.path!r}: line {lineno}: not valid "
-                                     f"utf-8 ({e.reason} at byte {e.start})") from None
-                tokens, n = line.split(), self.max_sentence_length
-                for i in range(0, len(tokens), n):
-                    yield tokens[i:i + n]
+        return read_sentences(self.path, self.max_sentence_length, self.limit)
 
 
 def corpus_iterable(sentences=None, corpus_file=None):
