@@ -573,14 +573,19 @@ def _load_mapped(path):
         size = os.fstat(f.fileno()).st_size
         try:
             zf = zipfile.ZipFile(f)
-        except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
+        except _io._ZIP_ERRORS + (ValueError, OSError) as e:
             raise fail(f"not a tinygrad_seq save ({e})") from None
         with zf:
-            if _io.STRUCTURE not in zf.namelist():
-                raise fail(f"not a tinygrad_seq save (no {_io.STRUCTURE!r} member)")
-            _io._check_members(zf, size, fail)
-            doc = _io._read_structure(zf, fail)
-            return _MappedDecoder(zf, path, f).decode(doc["object"], "obj")
+            try:
+                if _io.STRUCTURE not in zf.namelist():
+                    raise fail(f"not a tinygrad_seq save (no {_io.STRUCTURE!r} member)")
+                _io._check_members(zf, size, fail)
+                doc = _io._read_structure(zf, fail)
+                return _MappedDecoder(zf, path, f).decode(doc["object"], "obj")
+            except SerializationError:
+                raise
+            except _io._ZIP_ERRORS + (ValueError, OSError) as e:  # corrupted or truncated
+                raise fail(f"corrupted or truncated file ({type(e).__name__}: {e})") from None
 
 
 def _is_float(x):
