@@ -252,7 +252,7 @@ def test_learning_rate_decays_linearly_over_all_epochs(monkeypatch):
                  batch_words=100, progress=False, alpha=0.02, min_alpha=0.001)
     seen = []
     real = m._train_step
-    monkeypatch.setattr(m, "_train_step", lambda i, t, lr: (seen.append(lr), real(i, t, lr))[1])
+    monkeypatch.setattr(m, "_train_step", lambda i, t, lr, *a: (seen.append(lr), real(i, t, lr, *a))[1])
     m.train(epochs=2)
     lrs = sorted(set(seen), reverse=True)
     total = 2 * m.vocab.total_words
@@ -537,11 +537,12 @@ def test_fast_step_equals_the_autodiff_step(sg, cbow_mean, shared, scatter_pads)
 @pytest.mark.parametrize("sg,shared", [(1, True), (1, False), (0, True)])
 def test_training_with_the_fast_path_equals_training_through_autodiff(sg, shared):
     kw = dict(vector_size=10, window=3, min_count=1, sg=sg, epochs=2, progress=False, seed=2,
-              batch_words=500, batch_examples=64, shared_negatives=shared)
+              batch_words=500, batch_examples=64, shared_negatives=shared, compute_loss=True)
     a = Word2Vec(planted_corpus(n_sent=300), fast_path=False, **kw)
     b = Word2Vec(planted_corpus(n_sent=300), fast_path=True, **kw)
     assert np.allclose(a.wv.vectors, b.wv.vectors, atol=1e-5)
     assert a.get_latest_training_loss() == pytest.approx(b.get_latest_training_loss(), rel=1e-5)
+    assert a.get_latest_training_loss() > 0
 
 
 # ---------------------------------------------------------------- saving the whole model

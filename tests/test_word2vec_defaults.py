@@ -141,9 +141,9 @@ def steps_of(model, sentences):
     """The (inputs, targets) of every SGD step of one training of `model`."""
     steps, step = [], model._train_step
 
-    def record(inputs, targets, lr):
+    def record(inputs, targets, lr, *rest):
         steps.append((np.asarray(inputs), np.asarray(targets)))
-        return step(inputs, targets, lr)
+        return step(inputs, targets, lr, *rest)
     model._train_step = record
     model.train(sentences)
     return steps

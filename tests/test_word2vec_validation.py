@@ -179,7 +179,12 @@ def without(d, key):
     (lambda o: without(o, "settings"), "'settings'"),
     (lambda o: without(o, "rng"), "'rng'"),
     (lambda o: {**o, "extra": 1}, "'extra'"),
-    (lambda o: {**o, "settings": {**o["settings"], "hs": 1}}, r"settings\['hs'\]"),
+    (lambda o: {**o, "settings": {**o["settings"], "hashfxn": 1}}, r"settings\['hashfxn'\]"),
+    (lambda o: {**o, "settings": {**o["settings"], "hs": 1}}, "'syn1'"),     # no hs table
+    (lambda o: {**o, "settings": {**o["settings"], "negative": 0}}, r"settings\['negative'\]"),
+    (lambda o: without(o, "syn1"), "'syn1'"),
+    (lambda o: {**o, "syn1": np.zeros((5, 4), np.float32)}, "'syn1'"),
+    (lambda o: {**o, "corpus_count": -1}, "'corpus_count'"),
     (lambda o: {**o, "settings": without(o["settings"], "window")}, r"settings\['window'\]"),
     (lambda o: {**o, "settings": {**o["settings"], "alpha": "fast"}}, r"settings\['alpha'\]"),
     (lambda o: {**o, "settings": {**o["settings"], "sample": -1.0}}, r"settings\['sample'\]"),
@@ -198,7 +203,7 @@ def without(d, key):
     (lambda o: {**o, "rng": {"bit_generator": "PCG64"}}, "'rng'"),
     (lambda o: {**o, "rng": "seed"}, "'rng'"),
     (lambda o: {**o, "version": "2"}, "version"),
-    (lambda o: {**o, "version": 3}, "version: 3 is newer"),
+    (lambda o: {**o, "version": 4}, "version: 4 is newer"),
 ])
 def test_load_checks_every_field_naming_the_file_and_the_field(tmp_path, change, field):
     path = tmp_path / "bad.tsz"
@@ -207,13 +212,18 @@ def test_load_checks_every_field_naming_the_file_and_the_field(tmp_path, change,
         Word2Vec.load(path)
 
 
-def test_a_version_1_save_loads_with_the_defaults_of_later_settings(tmp_path):
+@pytest.mark.parametrize("version", [1, 2])
+def test_an_older_save_loads_with_the_defaults_of_later_settings(tmp_path, version):
     obj = saved_fields(tmp_path)
-    obj["version"] = 1
-    obj["settings"] = without(obj["settings"], "max_pair_repeats")
+    obj["version"] = version
+    later = ("hs", "workers", "compute_loss", "max_final_vocab", "sorted_vocab", "shrink_windows")
+    for k in later + (("max_pair_repeats",) if version == 1 else ()):
+        obj["settings"] = without(obj["settings"], k)
+    obj = without(without(obj, "syn1"), "corpus_count")
     path = tmp_path / "v1.tsz"
     ts.save(obj, path)
     m = Word2Vec.load(path)
     assert m.max_pair_repeats == Word2Vec(progress=False).max_pair_repeats
     assert np.array_equal(m.wv.vectors, obj["syn0"].numpy()[:-1])
+    assert m.hs == 0 and m.syn1 is None and m.corpus_count == 0
     m.train(SENTENCES)

@@ -1,6 +1,8 @@
 """Hostile word2vec files: Hypothesis mutates valid files (a cut at any offset, byte
-flips, forged header counts) for ``Word2Vec.load``, ``GloVe.load`` and
-``load_word2vec_format`` (text and binary), checked by harness.check_hostile_load. Invariant per case: a documented exception (ValueError, which
+flips, forged header counts) for ``Word2Vec.load`` (negative sampling, hierarchical
+softmax), ``KeyedVectors.load`` (read or memory-mapped), ``GloVe.load`` and
+``load_word2vec_format`` (text and binary), checked by harness.check_hostile_load.
+Invariant per case: a documented exception (ValueError, which
 ``ts.SerializationError`` is) or a successful load, within 2 s and 256 MB above the
 file's size; never a MemoryError, a hang or another exception. And a save killed by
 SIGKILL half-way leaves the previous file loadable. Bounded in the default ("ci")
@@ -56,10 +58,16 @@ def valid_files(tmp_path_factory):
     d = str(tmp_path_factory.mktemp("valid"))
     model = Word2Vec(SENTENCES, vector_size=3, window=2, min_count=1, sample=0, epochs=1,
                      progress=False, seed=1)
+    hs_model = Word2Vec(SENTENCES, vector_size=3, window=2, min_count=1, sample=0, epochs=1,
+                        progress=False, seed=1, hs=1, negative=0)
+    keyed = file_bytes(d, vectors().save)
     return {
         "text": file_bytes(d, lambda p: vectors().save_word2vec_format(p)),
         "binary": file_bytes(d, lambda p: vectors().save_word2vec_format(p, binary=True)),
         "model": file_bytes(d, model.save),
+        "model_hs": file_bytes(d, hs_model.save),
+        "keyed": keyed,
+        "keyed_mmap": keyed,
         "glove": file_bytes(d, GloVe(SENTENCES, vector_size=3, window=2, min_count=1,
                                      epochs=1, seed=1).save),
     }
@@ -69,9 +77,12 @@ LOADERS = {
     "text": lambda p: KeyedVectors.load_word2vec_format(p),
     "binary": lambda p: KeyedVectors.load_word2vec_format(p, binary=True),
     "model": lambda p: Word2Vec.load(p),
+    "model_hs": lambda p: Word2Vec.load(p),
+    "keyed": lambda p: KeyedVectors.load(p),
+    "keyed_mmap": lambda p: KeyedVectors.load(p, mmap="r"),
     "glove": lambda p: GloVe.load(p),
 }
-KINDS = ["text", "binary", "model", "glove"]
+KINDS = ["text", "binary", "model", "model_hs", "keyed", "keyed_mmap", "glove"]
 
 
 @pytest.mark.parametrize("kind", KINDS)

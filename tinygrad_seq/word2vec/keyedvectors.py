@@ -18,10 +18,18 @@ import math
 import numbers
 import os
 import re
+import struct
+import zipfile
 
 import numpy as np
 
+from .. import io as _io
+from ..autograd import Tensor
+from ..errors import SerializationError
 from ..io import _atomic_write
+
+KV_FORMAT, KV_VERSION = "tinygrad_seq.keyedvectors", 1
+KV_FIELDS = ("format", "version", "index_to_key", "vectors", "counts")
 
 
 class KeyedVectors:
@@ -79,22 +87,126 @@ class KeyedVectors:
         return self._norms
 
     def fill_norms(self, force=False):
+        """Compute (and cache) the vectors' lengths and unit vectors; `force` recomputes
+        them (after the vectors were changed in place)."""
         if force:
             self._norms = None
         self.unit_vectors()
+
+    @property
+    def norms(self):
+        """The L2 length of each vector, float32 (V,), as gensim's after fill_norms."""
+        return np.linalg.norm(self.vectors, axis=1).astype(np.float32)
+
+    def get_normed_vectors(self):
+        """The vectors scaled to unit length, (V, D) float32 (a copy), as gensim's."""
+        return self.unit_vectors().copy()
+
+    def _replace(self, vectors, index_to_key, counts=None):
+        """New content for this object (the model's wv after training or a vocabulary
+        update): one KeyedVectors for a model's life, as gensim's."""
+        self.vectors = np.asarray(vectors, dtype=np.float32)
+        if index_to_key != self.index_to_key:
+            self.index_to_key = list(index_to_key)
+            self.key_to_index = {k: i for i, k in enumerate(self.index_to_key)}
+        self.counts = None if counts is None else np.asarray(counts)
+        self._norms = None
+
+    def get_mean_vector(self, keys, weights=None, pre_normalize=True, post_normalize=False,
+                        ignore_missing=True):
+        """The weighted mean (sum of weight * vector over the keys used, divided by the sum
+        of their weights) of the vectors of `keys` (words or vectors; unit vectors
+        with `pre_normalize`), scaled to unit length with `post_normalize`, as gensim's.
+        Unknown words are skipped (``ignore_missing``) or raise KeyError; ValueError if
+        nothing is left."""
+        if isinstance(keys, str):
+            keys = [keys]
+        weights = np.ones(len(keys)) if weights is None else np.asarray(weights, np.float64)
+        if len(weights) != len(keys):
+            raise ValueError(f"get_mean_vector: {len(weights)} weights for {len(keys)} keys")
+        total, n, wsum = np.zeros(self.vector_size, np.float64), 0, 0.0
+        for key, w in zip(keys, weights):
+            if isinstance(key, str):
+                if key not in self.key_to_index:
+                    if ignore_missing:
+                        continue
+                    raise KeyError(f"Key '{key}' not present in vocabulary")
+                i = self.key_to_index[key]
+                v = self.unit_vectors()[i] if pre_normalize else self.vectors[i]
+            else:
+                v = np.asarray(key, np.float32)
+            total += w * v
+            n += 1
+            wsum += w
+        if n == 0:
+            raise ValueError("get_mean_vector: none of the keys is in the vocabulary")
+        mean = (total / (wsum if wsum else 1.0)).astype(np.float32)
+        if post_normalize:
+            norm = np.linalg.norm(mean)
+            mean = mean / norm if norm > 0 else mean
+        return mean
+
+    def get_vecattr(self, key, attr):
+        """A per-word attribute; gensim's word2vec sets 'count'."""
+        if attr != "count" or self.counts is None:
+            raise KeyError(f"get_vecattr: no attribute {attr!r} (these vectors hold "
+                           f"{'no counts' if self.counts is None else 'only count'})")
+        return self.counts[self.get_index(key)]
+
+    # ---- distances and ranks
+    def distance(self, w1, w2):
+        """Cosine distance, 1 - similarity(w1, w2) (np.float32, as gensim)."""
+        return np.float32(1.0) - np.float32(self.similarity(w1, w2))
+
+    def distances(self, word_or_vector, other_words=()):
+        """Cosine distances (float32 array) from a word or vector to `other_words`, or to
+        every word when none are given (gensim's)."""
+        v, _ = self._query_vector(word_or_vector)
+        u = self.unit_vectors()
+        if other_words:
+            u = u[[self.get_index(w) for w in other_words]]
+        return (1.0 - u @ v).astype(np.float32)
+
+    def similar_by_word(self, word, topn=10, restrict_vocab=None):
+        """most_similar(positive=[word]) (gensim's)."""
+        return self.most_similar(positive=[word], topn=topn, restrict_vocab=restrict_vocab)
+
+    def similar_by_vector(self, vector, topn=10, restrict_vocab=None):
+        """The topn words closest to a vector by cosine (the vector's own word, if any,
+        included), as gensim's."""
+        return self.most_similar(positive=[vector], topn=topn, restrict_vocab=restrict_vocab)
+
+    def similar_by_key(self, key, topn=10, restrict_vocab=None):
+        return self.similar_by_word(key, topn, restrict_vocab)
+
+    def closer_than(self, key1, key2):
+        """The words closer to key1 than key2 is (by cosine), closest first."""
+        u = self.unit_vectors()
+        i1, i2 = self.get_index(key1), self.get_index(key2)
+        sims = u @ u[i1]
+        d = sims[i2]
+        idx = [i for i in np.argsort(-sims, kind="stable") if i != i1 and sims[i] > d]
+        return [self.index_to_key[i] for i in idx]
+
+    def words_closer_than(self, word1, word2):
+        return self.closer_than(word1, word2)
+
+    def rank(self, key1, key2):
+        """1 + the number of words closer to key1 than key2 is (gensim's)."""
+        return len(self.closer_than(key1, key2)) + 1
 
     # ---- similarity
     def similarity(self, w1, w2):
         """Cosine similarity of two words."""
         u = self.unit_vectors()
-        return float(np.dot(u[self.get_index(w1)], u[self.get_index(w2)]))
+        return np.float32(np.dot(u[self.get_index(w1)], u[self.get_index(w2)]))
 
     def n_similarity(self, ws1, ws2):
         if not ws1 or not ws2:
             raise ValueError("n_similarity: both word lists must be non-empty")
         a = self.unit_vectors()[[self.get_index(w) for w in ws1]].mean(axis=0)
         b = self.unit_vectors()[[self.get_index(w) for w in ws2]].mean(axis=0)
-        return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
+        return np.float32(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
 
     def _terms(self, positive, negative):
         if isinstance(positive, str):
@@ -282,6 +394,33 @@ class KeyedVectors:
         score = len(total["correct"]) / n if n else 0.0
         return score, sections + [total]
 
+    # ---- our own format (gensim's KeyedVectors.save / KeyedVectors.load)
+    def save(self, fname):
+        """Save the keys, vectors and counts with ``ts.save`` (a zip of JSON and .npy
+        members, no pickle; atomic), in format version 1 of "tinygrad_seq.keyedvectors".
+        ``KeyedVectors.load(fname, mmap='r')`` memory-maps the vectors from it."""
+        save_obj = {"format": KV_FORMAT, "version": KV_VERSION,
+                    "index_to_key": list(self.index_to_key), "vectors": self.vectors,
+                    "counts": None if self.counts is None else np.asarray(self.counts)}
+        _io.save(save_obj, fname)
+
+    @classmethod
+    def load(cls, fname, mmap=None):
+        """Vectors saved by ``save`` (also ``model.wv.save``). ``mmap=None`` reads them
+        (every member's CRC checked); ``mmap='r'`` maps the arrays of the file read-only
+        (numpy.memmap; the vectors are read from disk as they are used, their CRC is not
+        checked), as gensim's. Every field is checked: a file that is not an intact
+        KeyedVectors save raises ``ts.SerializationError`` naming the file and the field.
+        A newer format version is refused."""
+        if mmap not in (None, "r"):
+            raise ValueError(f"KeyedVectors.load: mmap must be None or 'r' (read-only), got "
+                             f"{mmap!r}")
+        if mmap is not None and hasattr(fname, "read"):
+            raise TypeError("KeyedVectors.load: mmap='r' needs a path, not a file object")
+        name = fname if hasattr(fname, "read") else os.fsdecode(fname)
+        obj = _io.load(fname, device="cpu") if mmap is None else _load_mapped(name)
+        return cls(*_checked_kv(obj, getattr(name, "name", name)))
+
     # ---- word2vec formats
     def save_word2vec_format(self, fname, binary=False, write_header=True):
         """Write the word2vec C tool's text (binary=False) or binary format (see the
@@ -341,6 +480,112 @@ class KeyedVectors:
             return bytes(raw).decode(encoding)
         except UnicodeDecodeError as e:
             raise ValueError(f"{fname}: {where}: not valid {encoding} ({e.reason})") from None
+
+
+def _checked_kv(obj, name):
+    """(vectors, index_to_key, counts) of a loaded KeyedVectors save, every field checked."""
+    def fail(field, reason):
+        return SerializationError(f"KeyedVectors.load: {name!r}: field {field}: {reason}")
+
+    if not (isinstance(obj, dict) and obj.get("format") == KV_FORMAT):
+        raise SerializationError(f"KeyedVectors.load: {name!r} is not a KeyedVectors save "
+                                 "(written by KeyedVectors.save)")
+    version = obj.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise fail("version", f"must be an int >= 1, got {version!r}")
+    if version > KV_VERSION:
+        raise fail("version", f"{version} is newer than this tinygrad_seq reads (up to "
+                   f"{KV_VERSION}): update tinygrad_seq to load it")
+    for field in KV_FIELDS:
+        if field not in obj:
+            raise fail(repr(field), "missing")
+    unknown = [k for k in obj if k not in KV_FIELDS]
+    if unknown:
+        raise fail(repr(unknown[0]), f"unknown in a version {version} save")
+    keys = obj["index_to_key"]
+    if not isinstance(keys, list):
+        raise fail("'index_to_key'", f"must be a list of str, got {type(keys).__name__}")
+    for i, k in enumerate(keys):
+        if not isinstance(k, str):
+            raise fail(f"index_to_key[{i}]", f"must be a str, got {k!r}")
+    if len(set(keys)) != len(keys):
+        raise fail("'index_to_key'", "holds a key twice")
+    vectors = obj["vectors"]
+    if not isinstance(vectors, Tensor):
+        raise fail("'vectors'", f"must be an array, got {type(vectors).__name__}")
+    vectors = vectors.array
+    if vectors.dtype != np.float32 or vectors.ndim != 2 or vectors.shape[0] != len(keys) \
+            or vectors.shape[1] < 1:
+        raise fail("'vectors'", f"must be float32 of shape ({len(keys)}, D >= 1), got "
+                   f"{vectors.dtype} of shape {vectors.shape}")
+    counts = obj["counts"]
+    if counts is not None:
+        if not isinstance(counts, Tensor):
+            raise fail("'counts'", f"must be an array or None, got {type(counts).__name__}")
+        counts = np.asarray(counts.array)
+        if counts.dtype.kind not in "iu" or counts.shape != (len(keys),):
+            raise fail("'counts'", f"must be {len(keys)} integers, got {counts.dtype} of "
+                       f"shape {counts.shape}")
+    return vectors, keys, counts
+
+
+class _MappedDecoder(_io._Decoder):
+    """ts.load's decoder, mapping each array member read-only from the file instead of
+    reading it (members are stored uncompressed, so an array's bytes lie in the file
+    as they are). Everything else is checked as ts.load checks it."""
+
+    def __init__(self, zf, name, fileobj):
+        super().__init__(zf, name, "cpu")
+        self.fileobj = fileobj
+
+    def _read_array(self, member):
+        try:
+            info = self.zf.getinfo(member)
+        except KeyError:
+            raise self.fail(f"member {member!r} is missing (the structure refers to it)") from None
+        with self.zf.open(info) as f:
+            prefix = f.read(10)
+            if len(prefix) < 10 or prefix[:6] != b"\x93NUMPY" or prefix[6:8] != b"\x01\x00":
+                return super()._read_array(member)        # its own error message
+            header_len = struct.unpack("<H", prefix[8:10])[0]
+            header = f.read(header_len)
+        dtype, shape, fortran = self._parse_header(member, header, header_len)
+        count = math.prod(shape)
+        if count == 0 or not dtype.isnative or \
+                info.file_size != 10 + header_len + count * dtype.itemsize:
+            return super()._read_array(member)            # small, or its own error message
+        self.fileobj.seek(info.header_offset)
+        local = self.fileobj.read(30)
+        if len(local) != 30 or local[:4] != b"PK\x03\x04":
+            raise self.fail(f"member {member!r}: bad local header")
+        name_len, extra_len = struct.unpack("<HH", local[26:30])
+        offset = info.header_offset + 30 + name_len + extra_len + 10 + header_len
+        return np.memmap(self.fileobj, dtype=dtype, mode="r", offset=offset, shape=shape,
+                         order="F" if fortran else "C")
+
+
+def _load_mapped(path):
+    """ts.load of `path` with its arrays memory-mapped (see _MappedDecoder)."""
+    def fail(reason):
+        return SerializationError(f"KeyedVectors.load: {path}: {reason}")
+
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        try:
+            zf = zipfile.ZipFile(f)
+        except _io._ZIP_ERRORS + (ValueError, OSError) as e:
+            raise fail(f"not a tinygrad_seq save ({e})") from None
+        with zf:
+            try:
+                if _io.STRUCTURE not in zf.namelist():
+                    raise fail(f"not a tinygrad_seq save (no {_io.STRUCTURE!r} member)")
+                _io._check_members(zf, size, fail)
+                doc = _io._read_structure(zf, fail)
+                return _MappedDecoder(zf, path, f).decode(doc["object"], "obj")
+            except SerializationError:
+                raise
+            except _io._ZIP_ERRORS + (ValueError, OSError) as e:  # corrupted or truncated
+                raise fail(f"corrupted or truncated file ({type(e).__name__}: {e})") from None
 
 
 def _is_float(x):

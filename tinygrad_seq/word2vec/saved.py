@@ -5,8 +5,11 @@ that do not match the vocabulary, tables of the wrong shape, a generator state n
 refuses) raises ``ts.SerializationError`` naming the file and the field, instead of a
 KeyError now or a NumPy error in the middle of training later.
 
-Versions: 1 (the first), 2 (adds the setting ``max_pair_repeats``). Older versions
-load, the settings they lack taking their defaults; a newer version is refused."""
+Versions: 1 (the first), 2 (adds the setting ``max_pair_repeats``), 3 (adds the
+settings ``hs``, ``workers``, ``compute_loss``, ``max_final_vocab``, ``sorted_vocab``,
+``shrink_windows`` and the fields ``corpus_count`` and ``syn1``: hierarchical softmax's
+table, (V, D), or (0, D) without hs). Older versions load, what they lack taking its
+default; a newer version is refused."""
 import os
 
 import numpy as np
@@ -14,11 +17,12 @@ import numpy as np
 from ..autograd import Tensor
 from ..errors import SerializationError
 from .corpus import Vocabulary
-from .settings import FORMAT_VERSION, SETTING_CHECKS, SETTINGS_OF_VERSION
+from .settings import FORMAT_VERSION, SETTING_CHECKS, SETTINGS_OF_VERSION, check_objectives
 
 FORMAT = "tinygrad_seq.word2vec"
 FIELDS = ("format", "version", "settings", "index_to_key", "counts", "total_words", "syn0",
           "syn1neg", "train_count", "rng")
+FIELDS_OF_VERSION = {1: FIELDS, 2: FIELDS, 3: FIELDS + ("corpus_count", "syn1")}
 
 
 def file_name(path):
@@ -37,7 +41,8 @@ def _is_int(x):
 
 class SavedModel:
     """The checked content of a save: ``settings`` (for the constructor), ``vocabulary``,
-    ``syn0``, ``syn1neg`` (host arrays), ``train_count`` and ``rng`` (a generator state)."""
+    ``syn0``, ``syn1neg``, ``syn1`` (host arrays; syn1 None without hs), ``train_count``
+    and ``rng`` (a generator state)."""
 
     def __init__(self, obj, name):
         self.name = name
@@ -47,10 +52,19 @@ class SavedModel:
         self.version = self._version(obj.get("version"))
         self._fields_present(obj)
         self.settings = self._settings(obj["settings"])
-        self.vocabulary = self._vocabulary(obj["index_to_key"], obj["counts"], obj["total_words"])
+        corpus_count = obj.get("corpus_count", 0)
+        if not _is_int(corpus_count) or corpus_count < 0:
+            raise self.fail("'corpus_count'", f"must be an int >= 0, got {corpus_count!r}")
+        self.vocabulary = self._vocabulary(obj["index_to_key"], obj["counts"], obj["total_words"],
+                                           corpus_count)
         V, D = len(self.vocabulary), self.settings["vector_size"]
         self.syn0 = self._table(obj["syn0"], "syn0", (V + 1, D))
         self.syn1neg = self._table(obj["syn1neg"], "syn1neg", (V, D))
+        hs = self.settings.get("hs", 0)
+        self.syn1 = None
+        if "syn1" in obj:
+            syn1 = self._table(obj["syn1"], "syn1", (V if hs else 0, D))
+            self.syn1 = syn1 if hs else None
         self.train_count = obj["train_count"]
         if not _is_int(self.train_count) or self.train_count < 0:
             raise self.fail("train_count", f"must be an int >= 0, got {self.train_count!r}")
@@ -68,10 +82,11 @@ class SavedModel:
         return version
 
     def _fields_present(self, obj):
-        for field in FIELDS:
+        fields = FIELDS_OF_VERSION[self.version]
+        for field in fields:
             if field not in obj:
                 raise self.fail(repr(field), "missing")
-        unknown = [k for k in obj if k not in FIELDS]
+        unknown = [k for k in obj if k not in fields]
         if unknown:
             raise self.fail(repr(unknown[0]), f"unknown in a version {self.version} save")
 
@@ -91,6 +106,10 @@ class SavedModel:
                 checked[key] = SETTING_CHECKS[key](key, settings[key])
             except (TypeError, ValueError) as e:
                 raise self.fail(f"settings[{key!r}]", str(e)) from None
+        try:
+            check_objectives(checked.get("hs", 0), checked["negative"])
+        except ValueError as e:
+            raise self.fail("settings['negative']", str(e)) from None
         return checked
 
     def _array(self, value, field):
@@ -98,7 +117,7 @@ class SavedModel:
             raise self.fail(repr(field), f"must be an array, got {type(value).__name__}")
         return np.asarray(value.numpy())
 
-    def _vocabulary(self, index_to_key, counts, total_words):
+    def _vocabulary(self, index_to_key, counts, total_words, corpus_count=0):
         if not isinstance(index_to_key, list) or not index_to_key:
             raise self.fail("'index_to_key'", "must be a non-empty list of words")
         for i, key in enumerate(index_to_key):
@@ -115,7 +134,7 @@ class SavedModel:
         if not _is_int(total_words) or total_words < int(counts.sum()):
             raise self.fail("'total_words'", f"must be an int >= the sum of the counts "
                             f"({int(counts.sum())}), got {total_words!r}")
-        return Vocabulary(index_to_key, counts, total_words)
+        return Vocabulary(index_to_key, counts, total_words, corpus_count)
 
     def _table(self, value, field, shape):
         table = self._array(value, field)

@@ -68,15 +68,52 @@ def _binary_choice(name, x):
 # new settings here, and an older file loads with their defaults
 SETTING_CHECKS = {
     "vector_size": _integer(1), "window": _integer(1), "min_count": _integer(0),
-    "max_vocab_size": _optional(_integer(1)), "sg": _binary_choice, "negative": _integer(1),
+    "max_vocab_size": _optional(_integer(1)), "sg": _binary_choice, "negative": _integer(0),
     "ns_exponent": _real(), "sample": _real(low=0.0), "alpha": _real(positive=True),
     "min_alpha": _real(low=0.0), "epochs": _integer(0), "batch_words": _integer(1),
     "seed": _integer(0), "progress": _flag, "cbow_mean": _binary_choice,
     "batch_examples": _integer(1), "shared_negatives": _flag, "fast_path": _flag,
+    # version 2
     "max_pair_repeats": _optional(_real(positive=True)),
+    # version 3
+    "hs": _binary_choice, "workers": _integer(1), "compute_loss": _flag,
+    "max_final_vocab": _optional(_integer(1)), "sorted_vocab": _binary_choice,
+    "shrink_windows": _flag,
 }
-SETTINGS_OF_VERSION = {1: tuple(SETTING_CHECKS)[:-1], 2: tuple(SETTING_CHECKS)}
-FORMAT_VERSION = 2
+_ORDER = tuple(SETTING_CHECKS)
+SETTINGS_OF_VERSION = {1: _ORDER[:18], 2: _ORDER[:19], 3: _ORDER}
+FORMAT_VERSION = 3
+
+
+def check_objectives(hs, negative):
+    """gensim's rule: at least one of hierarchical softmax and negative sampling."""
+    if not hs and not negative:
+        raise ValueError("Word2Vec: hs=0 and negative=0 train nothing: set hs=1 (hierarchical "
+                         "softmax) or negative >= 1 (negative sampling), or both")
+
+
+def check_callable(name, x):
+    """trim_rule: None or a callable (word, count, min_count) -> RULE_*."""
+    if x is not None and not callable(x):
+        raise TypeError(f"Word2Vec: {name} must be None or a callable, got "
+                        f"{type(x).__name__} {x!r}")
+    return x
+
+
+def check_callbacks(name, x):
+    """callbacks: a sequence of objects with gensim's CallbackAny2Vec methods."""
+    if x is None:
+        return ()
+    if isinstance(x, (str, bytes)) or not hasattr(x, "__iter__"):
+        raise TypeError(f"Word2Vec: {name} must be a sequence of callbacks, got "
+                        f"{type(x).__name__} {x!r}")
+    x = tuple(x)
+    for cb in x:
+        if not any(hasattr(cb, m) for m in ("on_epoch_begin", "on_epoch_end",
+                                            "on_train_begin", "on_train_end")):
+            raise TypeError(f"Word2Vec: {name} holds {cb!r}, which has none of "
+                            "on_epoch_begin/on_epoch_end/on_train_begin/on_train_end")
+    return x
 
 
 def checked_settings(settings):
