@@ -227,3 +227,16 @@ def test_an_older_save_loads_with_the_defaults_of_later_settings(tmp_path, versi
     assert np.array_equal(m.wv.vectors, obj["syn0"].numpy()[:-1])
     assert m.hs == 0 and m.syn1 is None and m.corpus_count == 0
     m.train(SENTENCES)
+
+
+def test_an_absurd_dimension_with_no_vectors_is_refused_naming_the_file(tmp_path):
+    """Found by the thorough fuzz profile: count 0 and a 20-digit dimension made NumPy
+    raise "array is too big" without the file's name."""
+    from tinygrad_seq.word2vec import KeyedVectors
+    for binary in (False, True):
+        path = tmp_path / f"huge-dim-{binary}"
+        path.write_bytes(b"0 10000000000000000000\n")
+        with pytest.raises(ValueError, match=f"huge-dim-{binary}.*dimension from 1"):
+            KeyedVectors.load_word2vec_format(str(path), binary=binary)
+    (tmp_path / "ok").write_bytes(b"0 300\n")
+    assert KeyedVectors.load_word2vec_format(str(tmp_path / "ok")).vectors.shape == (0, 300)

@@ -605,10 +605,15 @@ def _read_header(f, fname, encoding):
     """(count, dim) from the header line: two decimal integers, dim >= 1."""
     header = f.readline(256)
     m = _HEADER.fullmatch(header)
-    if m is None or int(m.group(2)) < 1:
+    if m is None or not 1 <= int(m.group(2)) <= _MAX_DIM:
         raise ValueError(f"{fname}: line 1: the header must be '<count> <dim>' (a count >= 0 "
-                         f"and a dimension >= 1), got {header[:80]!r}")
+                         f"and a dimension from 1 to {_MAX_DIM}), got {header[:80]!r}")
     return int(m.group(1)), int(m.group(2))
+
+
+# no real embedding comes near it; beyond it NumPy cannot even describe an empty table
+# of that width (found by the fuzz suite: "0 10000000000000000000" and nothing else)
+_MAX_DIM = 2 ** 31 - 1
 
 
 def _bytes_left(f):
