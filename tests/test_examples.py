@@ -83,8 +83,19 @@ def test_transformer_causal_mask_gradient_is_exactly_zero():
 
 
 def test_transformer_dates_quick(tmp_path):
-    out = run_example("transformer_dates.py", "--quick", tmp_path=tmp_path)
-    assert "success criterion (held-out exact match >= 60%, causal gradient exactly 0): MET" in out
+    out = run_example("transformer_dates.py", "--quick", "--beam", "3", tmp_path=tmp_path)
+    assert "held-out exact match on 200 dates: greedy" in out and "beam search (B = 3)" in out
+    assert "success criterion (greedy and beam 3 exact match >= 60%, causal gradient exactly 0): " \
+           "MET" in out
+
+
+def test_translation_beam_quick(tmp_path):
+    out = run_example("translation_beam.py", "--quick", "--out", str(tmp_path / "tb"),
+                      tmp_path=tmp_path)
+    assert "greedy_search and beam_search with B = 1 agree on 200 of 200 sentences" in out
+    assert "the search is at fault:" in out and "the model is at fault:" in out
+    assert "success criterion (held-out BLEU of beam 10, normalised (" in out
+    assert out.rstrip().endswith("MET") and "NOT MET" not in out
 
 
 def test_sentiment_quick(tmp_path):
