@@ -116,3 +116,34 @@ def test_word_vectors_quick(tmp_path):
 def test_quickstart_quick(tmp_path):
     out = run_example("quickstart.py", "--quick", tmp_path=tmp_path)
     assert "success criterion (held-out mse < 0.001): MET" in out
+
+
+def test_speech_ctc_quick(tmp_path):
+    out = run_example("speech_ctc.py", "--quick", "--out", str(tmp_path / "speech"),
+                      tmp_path=tmp_path)
+    assert "held-out character error rate, greedy decoding:" in out
+    assert "success criterion (held-out character error rate with greedy decoding <= 25%): MET" in out
+
+
+def test_speech_ctc_edit_distance_and_features():
+    """The CER's edit distance is Levenshtein's, and a letter's tones land in its bands."""
+    import numpy as np
+    saved_env = dict(os.environ)        # the example sets BLAS thread variables on import
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        import speech_ctc as sc
+    finally:
+        sys.path.remove(str(EXAMPLES))
+        os.environ.clear()
+        os.environ.update(saved_env)
+    for a, b, d in [("", "", 0), ("abc", "", 3), ("", "ab", 2), ("kitten", "sitting", 3),
+                    ("flaw", "lawn", 2), ("abcd", "abcd", 0), ("aab", "ab", 1)]:
+        assert sc.edit_distance(a, b) == d and sc.edit_distance(b, a) == d
+    assert sc.cer(["abc", "de"], ["abd", "de"]) == 1 / 5
+    rng = np.random.default_rng(0)
+    spec = sc.log_spectrogram(sc.letter_audio(rng, "a", 1.0) * 10)    # no noise, no pause
+    bands = spec.reshape(-1, sc.BANDS).mean(axis=0)
+    low, high = sc.TONES["a"]
+    top_two = sorted(np.argsort(bands)[-2:])
+    width = sc.RATE / 2 / sc.BANDS
+    assert abs(top_two[0] * width - low) < 2 * width and abs(top_two[1] * width - high) < 2 * width
