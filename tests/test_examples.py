@@ -82,9 +82,44 @@ def test_transformer_causal_mask_gradient_is_exactly_zero():
         assert flow > 0
 
 
+def test_transformer_beam_of_one_is_greedy():
+    """beam_search with one hypothesis through the example's step function gives the
+    batched greedy decoding's dates, on an untrained model (any ties are unlikely)."""
+    import numpy as np
+    saved_env = dict(os.environ)
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        import tinygrad_seq as ts
+        import transformer_dates as td
+    finally:
+        sys.path.remove(str(EXAMPLES))
+        os.environ.clear()
+        os.environ.update(saved_env)
+    ts.manual_seed(0)
+    model = td.DateTransformer(d_model=32, nhead=4, layers=1, dim_feedforward=64)
+    rng = np.random.default_rng(0)
+    _, X, _ = td.make_examples(rng, td.split_dates(rng, 8)[1])
+    greedy = td.translate(model, X)
+    assert np.array_equal(td.translate_beam(model, X, 1), greedy)
+    beam = td.translate_beam(model, X, 3)
+    assert beam.shape == greedy.shape and beam.dtype == np.int64
+
+
 def test_transformer_dates_quick(tmp_path):
-    out = run_example("transformer_dates.py", "--quick", tmp_path=tmp_path)
-    assert "success criterion (held-out exact match >= 60%, causal gradient exactly 0): MET" in out
+    out = run_example("transformer_dates.py", "--quick", "--beam", "3", tmp_path=tmp_path)
+    assert "held-out exact match on 200 dates: greedy" in out and "beam search (B = 3)" in out
+    assert "success criterion (greedy and beam 3 exact match >= 60%, causal gradient exactly 0): " \
+           "MET" in out
+
+
+def test_translation_beam_quick(tmp_path):
+    out = run_example("translation_beam.py", "--quick", "--out", str(tmp_path / "tb"),
+                      tmp_path=tmp_path)
+    assert "greedy_search and beam_search with B = 1 agree on 200 of 200 sentences" in out
+    assert "the search is at fault:" in out and "the model is at fault:" in out
+    criterion = [line for line in out.splitlines()
+                 if line.startswith("success criterion (held-out BLEU of beam 10, normalised (")]
+    assert len(criterion) == 1 and criterion[0].endswith("error analysis printed): MET")
 
 
 def test_sentiment_quick(tmp_path):
@@ -105,3 +140,34 @@ def test_word_vectors_quick(tmp_path):
 def test_quickstart_quick(tmp_path):
     out = run_example("quickstart.py", "--quick", tmp_path=tmp_path)
     assert "success criterion (held-out mse < 0.001): MET" in out
+
+
+def test_speech_ctc_quick(tmp_path):
+    out = run_example("speech_ctc.py", "--quick", "--out", str(tmp_path / "speech"),
+                      tmp_path=tmp_path)
+    assert "held-out character error rate, greedy decoding:" in out
+    assert "success criterion (held-out character error rate with greedy decoding <= 25%): MET" in out
+
+
+def test_speech_ctc_edit_distance_and_features():
+    """The CER's edit distance is Levenshtein's, and a letter's tones land in its bands."""
+    import numpy as np
+    saved_env = dict(os.environ)        # the example sets BLAS thread variables on import
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        import speech_ctc as sc
+    finally:
+        sys.path.remove(str(EXAMPLES))
+        os.environ.clear()
+        os.environ.update(saved_env)
+    for a, b, d in [("", "", 0), ("abc", "", 3), ("", "ab", 2), ("kitten", "sitting", 3),
+                    ("flaw", "lawn", 2), ("abcd", "abcd", 0), ("aab", "ab", 1)]:
+        assert sc.edit_distance(a, b) == d and sc.edit_distance(b, a) == d
+    assert sc.cer(["abc", "de"], ["abd", "de"]) == 1 / 5
+    rng = np.random.default_rng(0)
+    spec = sc.log_spectrogram(sc.letter_audio(rng, "a", 1.0) * 10)    # no noise, no pause
+    bands = spec.reshape(-1, sc.BANDS).mean(axis=0)
+    low, high = sc.TONES["a"]
+    top_two = sorted(np.argsort(bands)[-2:])
+    width = sc.RATE / 2 / sc.BANDS
+    assert abs(top_two[0] * width - low) < 2 * width and abs(top_two[1] * width - high) < 2 * width
