@@ -32,6 +32,7 @@ from .safetensors_io import (load_safetensors, load_safetensors_metadata,  # noq
 from . import decoding, metrics, optim, sparse, word2vec  # noqa: E402
 from .torch_functions import (  # noqa: E402,A004  PyTorch's top-level names
     BoolTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor, LongTensor, abs, addmm,
+    cos, repeat_interleave, sin,
     allclose, argmax, argmin, argsort, baddbmm, bernoulli, bmm, clamp, clip, cumprod, cumsum,
     diag, dot, einsum, empty_like, eq, equal, erf, exp, flatten, flip, from_numpy, gather, ge,
     ger, gt, index_select, is_floating_point, is_tensor, isfinite, isinf, isnan, le,

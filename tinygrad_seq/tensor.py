@@ -792,8 +792,37 @@ def _gather(self, axis, index):
     return _getitem(self, tuple(grids))
 
 
+def _repeat_interleave(self, repeats, dim=None, *, output_size=None):
+    """Each element (or slice along `dim`) repeated `repeats` times in place, as
+    torch: `repeats` an int or a 1-D integer tensor with one count per slice (or one
+    count for all); dim=None flattens first. The gradient of a copy goes to its source
+    (one index_select)."""
+    mod = backend.array_module(self.array)
+    x = self.reshape(-1) if dim is None else self
+    axis = 0 if dim is None else normalize_axes(dim, self.ndim, "repeat_interleave")[0]
+    n = x.shape[axis]
+    counts = repeats.array if isinstance(repeats, Tensor) else repeats
+    if isinstance(counts, bool) or not (isinstance(counts, int) or
+                                        getattr(counts, "dtype", None) is not None and
+                                        counts.dtype.kind in "iu"):
+        raise TypeError("repeat_interleave: repeats must be an int or an integer tensor, got "
+                        f"{type(repeats).__name__}")
+    counts = mod.asarray(counts)
+    if counts.ndim > 1 or (counts.ndim == 1 and counts.shape[0] not in (1, n)):
+        raise ShapeError(f"repeat_interleave: repeats must have the same size as input along "
+                         f"dim {axis} ({n}), got shape {tuple(counts.shape)}")
+    if bool((counts < 0).any()):
+        raise ValueError("repeat_interleave: repeats can not be negative")
+    index = mod.repeat(mod.arange(n), counts.reshape(-1) if counts.ndim else int(counts))
+    if output_size is not None and index.shape[0] != output_size:
+        raise ValueError(f"repeat_interleave: output_size {output_size} does not match the "
+                         f"{index.shape[0]} repeated elements")
+    return _index_select(x, axis, index)
+
+
 Tensor.index_select = _index_select
 Tensor.gather = _gather
+Tensor.repeat_interleave = _repeat_interleave
 
 
 # ---------------------------------------------------------------- dtype and device
@@ -960,7 +989,7 @@ def stack(tensors, axis=None, *, dim=None):
 from .ops.indexing import IndexAdd  # noqa: E402
 from .ops.linalg import Einsum  # noqa: E402
 from .ops.scan import CumProd, CumSum  # noqa: E402
-from .ops.special import Erf, Softplus  # noqa: E402
+from .ops.special import Cos, Erf, Sin, Softplus  # noqa: E402
 
 SortResult = namedtuple("sort", ["values", "indices"])
 TopkResult = namedtuple("topk", ["values", "indices"])
@@ -1569,6 +1598,16 @@ def _erf(self):
     return Erf.apply(self)
 
 
+def _sin(self):
+    """sin(x) (integers give the default float dtype); dx = dy cos(x)"""
+    return Sin.apply(float_tensor(self, "sin"))
+
+
+def _cos(self):
+    """cos(x) (integers give the default float dtype); dx = -dy sin(x)"""
+    return Cos.apply(float_tensor(self, "cos"))
+
+
 def _softplus(self, beta=1.0, threshold=20.0):
     """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold:
     dx = dy * sigmoid(beta x) (dy above the threshold)"""
@@ -1605,6 +1644,8 @@ def _nan_to_num(self, nan=0.0, posinf=None, neginf=None):
 
 Tensor.rsqrt = _rsqrt
 Tensor.erf = _erf
+Tensor.sin = _sin
+Tensor.cos = _cos
 Tensor.softplus = _softplus
 Tensor.isnan = _isnan
 Tensor.isinf = _isinf
