@@ -352,3 +352,17 @@ def test_dropout_inplace_writes_into_its_input():
     x = ts.ones(1000) * 1.0
     out = ts.nn.Dropout(0.5, inplace=True)(x)
     assert out is x and 0 < int((x == 0).sum()) < 1000
+
+
+# ---------------------------------------------------------------- IEEE results without warnings
+
+def test_log_of_zero_is_minus_inf_without_a_warning():
+    """torch.log(0) is -inf and log(-1) nan, silently; word_language_model builds its
+    causal mask as torch.log(torch.tril(torch.ones(n, n))) (found by tests/conformance)."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mask = ts.log(ts.tril(ts.ones(3, 3)))
+        y = ts.tensor([-1.0, 0.0]).log()
+    assert mask.tolist() == [[0.0, -np.inf, -np.inf], [0.0, 0.0, -np.inf], [0.0, 0.0, 0.0]]
+    assert np.isnan(y[0].item()) and y[1].item() == -np.inf
