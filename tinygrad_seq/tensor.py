@@ -1735,7 +1735,7 @@ def _new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
     """A new tensor (a copy) of `data` with self's dtype and device unless given."""
     dtype = self.dtype if dtype is None else dtype
     device = self.device if device is None else device
-    return Tensor(data, dtype=dtype, requires_grad=requires_grad, device=device)
+    return Tensor(data, dtype=dtype, requires_grad=requires_grad, device=device)   # dtype given
 
 
 def _type_as(self, other):

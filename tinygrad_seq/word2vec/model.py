@@ -29,7 +29,7 @@ import time
 
 from .. import backend, nn, optim
 from .. import functional as F
-from ..autograd import Tensor
+from ..creation import tensor
 from ..errors import SerializationError
 from ..io import load, save
 from ..modes import no_grad
@@ -124,8 +124,8 @@ class Word2Vec:
         self._pair_rate = self._most_repeated_pair_rate()
         # row V pads the contexts: zero, never updated (padding_idx)
         self.syn0 = nn.Embedding(V + 1, D, padding_idx=V, sparse=True,
-                                 _weight=Tensor(syn0, device=self.device))
-        self.syn1neg = nn.Embedding(V, D, sparse=True, _weight=Tensor(syn1neg, device=self.device))
+                                 _weight=tensor(syn0, device=self.device))
+        self.syn1neg = nn.Embedding(V, D, sparse=True, _weight=tensor(syn1neg, device=self.device))
         self.optimizer = optim.SGD(list(self.syn0.parameters()) + list(self.syn1neg.parameters()),
                                    lr=self.alpha)
         self._sync_wv()
@@ -221,22 +221,22 @@ class Word2Vec:
         inputs = self._as_inputs(inputs)
         dev = self.device
         weight = self._logit_weights(inputs, targets)
-        inp = Tensor(inputs, device=dev)
+        inp = tensor(inputs, device=dev)
         if self.sg:
             h = self.syn0(inp)                                     # (m, J, D)
         else:
             h = self.syn0(inp).sum(axis=1, keepdims=True)          # (m, 1, D): pads are 0
             if self.cbow_mean:
                 n = (inputs != len(self.vocab)).sum(axis=1).astype("float32")[:, None, None]
-                h = h + (h * Tensor(1.0 / n - 1.0, device=dev)).detach()   # value: mean
-        u = self.syn1neg(Tensor(targets, device=dev))              # (m, 1 + k, D)
+                h = h + (h * tensor(1.0 / n - 1.0, device=dev)).detach()   # value: mean
+        u = self.syn1neg(tensor(targets, device=dev))              # (m, 1 + k, D)
         logits = h @ u.mT                                          # (m, J | 1, 1 + k)
         xp = backend.xp("cpu")
         labels = xp.zeros(logits.shape, dtype="float32")
         labels[..., 0] = 1.0
         return F.binary_cross_entropy_with_logits(
-            logits, Tensor(labels, device=dev), reduction="sum",
-            weight=Tensor(weight, device=dev))
+            logits, tensor(labels, device=dev), reduction="sum",
+            weight=tensor(weight, device=dev))
 
     def step(self, inputs, targets, lr):
         """One SGD step of learning rate `lr` on a minibatch; returns the summed loss.
