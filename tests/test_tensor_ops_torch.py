@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 import tinygrad_seq as ts
 from tinygrad_seq.ops.linalg import Einsum
 from tinygrad_seq.ops.scan import CumProd, CumSum
+from tinygrad_seq.ops.indexing import WriteView
 from tinygrad_seq.ops.special import Cos, Erf, Sin, Softplus
 
 from strategies import SMOOTH, arrays, as_tuple, grid, ops_in_graph, shapes
@@ -106,6 +107,19 @@ def test_erf_gradients(x):
     check(Erf, lambda t: t.erf(), leaf(x))
 
 
+@given(data=st.data())
+def test_write_view_gradients(data):
+    x = data.draw(arrays(shapes(1, 3)), label="x")
+    view, view_of = _draw_view(data.draw, x.ndim, x.shape)
+    v = data.draw(arrays(st.just(view_of(x).shape)), label="v")
+
+    def write(x, v):
+        y = x * 1.5
+        view(y).copy_(v)
+        return y * y             # something that reads the result nonlinearly
+    check(WriteView, write, leaf(x), leaf(v))
+
+
 @given(x=arrays(shapes(), st.floats(-7, 7)))
 def test_sin_gradients(x):
     check(Sin, lambda t: t.sin(), leaf(x))
@@ -195,8 +209,34 @@ def einsum_case(draw, dtype):
     return ts.einsum(equation, *ts_), np.einsum(equation, *xs), ts_
 
 
+def _draw_view(draw, ndim, shape):
+    """A view kind WriteView takes, as (Tensor method, the same on an array)."""
+    kind = draw(st.sampled_from(["index", "reshape", "permute"]))
+    if kind == "index":
+        index = tuple(slice(draw(st.integers(0, n - 1)), n) for n in shape)
+        return (lambda t: t[index]), (lambda a: a[index])
+    if kind == "reshape":
+        return (lambda t: t.reshape(-1)), (lambda a: a.reshape(-1))
+    axes = tuple(reversed(range(ndim)))
+    return (lambda t: t.permute(*axes)), (lambda a: a.transpose(axes))
+
+
+def write_view_case(draw, dtype):
+    """An in-place copy into a view of a non-leaf (the base takes WriteView's history)."""
+    x = draw(arrays(shapes(1, 3))).astype(dtype)
+    view, view_of = _draw_view(draw, x.ndim, x.shape)
+    v = draw(arrays(st.just(view_of(x).shape))).astype(dtype)
+    tx, tv = _tracked(x, dtype), _tracked(v, dtype)
+    y = tx * 1.0
+    view(y).copy_(tv)
+    want = x.copy()
+    view_of(want)[...] = v
+    return y, want, [tx, tv]
+
+
 FORWARD_CASES = {CumSum: cumsum_case, CumProd: cumprod_case, Erf: erf_case,
-                 Softplus: softplus_case, Einsum: einsum_case, Sin: sin_case, Cos: cos_case}
+                 Softplus: softplus_case, Einsum: einsum_case, Sin: sin_case, Cos: cos_case,
+                 WriteView: write_view_case}
 
 
 # ---------------------------------------------------------------- against torch: sorting

@@ -16,7 +16,7 @@ from .modes import _state, no_grad
 from .errors import DeviceError, DTypeError, OutOfRangeError, ShapeError
 from .ops.elementwise import (Abs, Add, Clip, Div, Exp, Log, Maximum, Minimum, Mul, Neg, Pow,
                               PowScalar, Relu, Sigmoid, Sqrt, Sub, Tanh, Where)
-from .ops.indexing import GetItem, SetItem
+from .ops.indexing import GetItem, SetItem, WriteView
 from .ops.linalg import MatMul
 from .ops.movement import Cast, Cat, Permute, Reshape, Split
 from .ops.nn import LogSoftmax, Softmax
@@ -574,9 +574,83 @@ def _check_inplace(self, op):
     if _state.grad_enabled and self.requires_grad and self._ctx is None:
         raise AutogradError(f"{op}: a leaf tensor that requires grad is used in an in-place "
                             "operation; wrap parameter updates in `with ts.no_grad():`")
-    if _tracks(self) and self._view_of is not None and self._view_of.requires_grad:
-        raise AutogradError(f"{op}: in-place change of a view of a tensor that requires grad "
-                            "is not supported; compute the result out of place")
+    if _tracks(self) and self._view_of is not None and self._view_of.requires_grad \
+            and not _rebasable(self):
+        if _view_step(self) is not None and _leaf_under(self):
+            raise AutogradError(f"{op}: a view of a leaf tensor that requires grad is used in "
+                                "an in-place operation")
+        raise AutogradError(f"{op}: in-place change of this view of a tensor that requires "
+                            "grad is not supported (it is not a slice, reshape or permute "
+                            "of it; torch refuses split's pieces too); compute the result "
+                            "out of place")
+
+
+def _view_step(view):
+    """How the tracked view `view` was made from its base (``_view_of``), as WriteView
+    takes it: ("index", basic index), ("reshape", shape), ("permute", axes); None when
+    unknown or when the two do not share memory (a reshape that copied)."""
+    node, base = view._ctx, view._view_of
+    if node is None or base is None or not node.is_view or not node.inputs \
+            or node.inputs[0] is not base:
+        return None
+    if not backend.array_module(view.array).may_share_memory(view.array, base.array):
+        return None
+    kind = type(node)
+    if kind is GetItem:
+        return ("index", node.index)
+    if kind is Reshape:
+        return ("reshape", tuple(view.shape))
+    if kind is Permute:
+        return ("permute", node.axes)
+    return None              # split's pieces: torch refuses in-place changes of them too
+
+
+def _leaf_under(view):
+    """True when the chain of tracked views under `view` ends at a leaf that requires
+    grad (torch refuses in-place changes through such views too)."""
+    base = view._view_of
+    while base is not None:
+        if base.requires_grad and base._ctx is None:
+            return True
+        base = base._view_of if _view_step(base) is not None else None
+    return False
+
+
+def _rebasable(view):
+    """An in-place change through `view` can be given to its base: a known view of a
+    non-leaf (recursively, when the base is itself such a view)."""
+    base = view._view_of
+    if _view_step(view) is None or base._ctx is None:
+        return False
+    if base._view_of is not None and base._view_of.requires_grad:
+        return _rebasable(base)
+    return True
+
+
+def _view_apply(base, step):
+    kind, arg = step
+    if kind == "index":
+        return GetItem.apply(base, index=arg)
+    if kind == "reshape":
+        return Reshape.apply(base, shape=arg)
+    return Permute.apply(base, axes=arg)
+
+
+def _assign(self, result):
+    """After result's values were written into self: self takes result's history. When
+    self is a view of a tensor in the graph, that tensor becomes "itself with the view
+    replaced by result" (WriteView; recursively down a chain of views) and self the
+    view of its new value, as torch rebases a view's history."""
+    base = self._view_of
+    step = _view_step(self) if base is not None and (base.requires_grad or result.requires_grad) \
+        and _state.grad_enabled else None
+    if step is None:
+        _adopt(self, result)
+        return
+    old_base = Tensor._make(base.array, base._ctx, base._index)   # its history; not read
+    old_base.requires_grad = base.requires_grad
+    _assign(base, WriteView.apply(old_base, result, view=step))
+    _adopt(self, _view_apply(base, step))
 
 
 def _write(self, array, op):
@@ -617,7 +691,7 @@ def _inplace(fn, op, array_op=None):
         if _tracks(self, *args, *kwargs.values()):
             result = fn(_old_value(self), *args, **kwargs)
             _write(self, result.array, op)
-            _adopt(self, result)
+            _assign(self, result)
         elif array_op is not None:
             other = _operand(args[0], self, op)
             _writable(self)
@@ -695,7 +769,7 @@ def _setitem(self, index, value):
     if _tracks(self, value):
         result = SetItem.apply(_old_value(self), value, index=index)
         _write(self, result.array, "setitem")
-        _adopt(self, result)
+        _assign(self, result)
     else:
         try:
             self.array[index] = value.array
@@ -726,7 +800,7 @@ def _copy(self, src):
         if result.shape != self.shape:
             result = _expand(result, self.shape)
         _write(self, result.array, "copy_")
-        _adopt(self, result)
+        _assign(self, result)
         return self
     mod = backend.array_module(self.array)
     self.array[...] = mod.broadcast_to(src.array, self.shape) if src.shape != self.shape else src.array
