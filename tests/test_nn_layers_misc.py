@@ -223,3 +223,22 @@ def test_lazy_linear_matches_torch_after_loading_its_weights():
     assert type(m).__name__ == type(tm).__name__ == "Linear"
     np.testing.assert_allclose(m(ts.tensor(x)).numpy(), tm(torch.tensor(x)).detach().numpy(),
                                rtol=1e-12)
+
+
+def test_lazy_linear_takes_its_shape_from_a_state_dict_as_torch():
+    torch = pytest.importorskip("torch")
+    import tinygrad_seq as ts
+    from tinygrad_seq import nn
+    tm = torch.nn.Linear(6, 4).double()
+    m = nn.Sequential(nn.LazyLinear(4, dtype=ts.float64))
+    tlazy = torch.nn.Sequential(torch.nn.LazyLinear(4).double())
+    state = {"0." + k: v.detach().numpy() for k, v in tm.state_dict().items()}
+    tlazy.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
+    m.load_state_dict(state)
+    assert m[0].weight.shape == (4, 6) and type(m[0].weight) is nn.Parameter
+    x = np.random.default_rng(0).standard_normal((3, 6))
+    np.testing.assert_allclose(m(ts.tensor(x)).numpy(), tlazy(torch.tensor(x)).detach().numpy(),
+                               rtol=1e-12)
+    np.testing.assert_allclose(m(ts.tensor(x)).numpy(), tm(torch.tensor(x)).detach().numpy(),
+                               rtol=1e-12)
+    assert type(m[0]) is nn.Linear and m[0].in_features == 6

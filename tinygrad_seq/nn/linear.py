@@ -101,7 +101,9 @@ class LazyLinear(Linear):
             if self.bias is not None:
                 self.bias.materialize((self.out_features,))
             self.reset_parameters()
-            self.__class__ = self.cls_to_become
+        else:                     # materialized by load_state_dict
+            self.in_features = int(self.weight.shape[1])
+        self.__class__ = self.cls_to_become
 
     def forward(self, x):
         self.initialize_parameters(x)
