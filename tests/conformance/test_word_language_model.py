@@ -12,7 +12,8 @@ encoder/decoder weights, `init_weights` through `weight.data.uniform_` and
 `F.log_softmax(decoded, dim=1)`); `TransformerModel` (a `PositionalEncoding` buffer
 filled by `pe[:, 0::2] = torch.sin(...)`, `register_buffer`, `nn.TransformerEncoder`
 of `nn.TransformerEncoderLayer` with a float mask `torch.log(torch.tril(torch.ones(sz,
-sz)))`); `main.py`'s loop: `model.zero_grad()`, `repackage_hidden` (detaching the hidden
+sz)))`), in the older form (an `nn.Module`) and in the current one (a subclass of
+`nn.Transformer` whose `decoder` attribute is replaced by the output `nn.Linear`); `main.py`'s loop: `model.zero_grad()`, `repackage_hidden` (detaching the hidden
 state between batches), `nn.NLLLoss`, `torch.nn.utils.clip_grad_norm_`, the manual SGD
 step `p.data.add_(p.grad, alpha=-lr)`, `evaluate` under `torch.no_grad()` with
 `model.eval()`, learning-rate annealing, saving the best model's state dict with
@@ -189,13 +190,55 @@ def make_models(torch):
             output = self.decoder(output)
             return F.log_softmax(output, dim=-1)
 
-    return RNNModel, TransformerModel
+    class TransformerSubclassModel(nn.Transformer):
+        """The current model.py's form: a subclass of nn.Transformer whose `decoder` is
+        replaced by the output Linear (dropout passed down, so that it can be off)."""
+
+        def __init__(self, ntoken, ninp, nhead, nhid, nlayers, dropout=0.5):
+            super(TransformerSubclassModel, self).__init__(d_model=ninp, nhead=nhead,
+                                                           dim_feedforward=nhid,
+                                                           num_encoder_layers=nlayers,
+                                                           dropout=dropout)
+            self.model_type = "Transformer"
+            self.src_mask = None
+            self.pos_encoder = PositionalEncoding(ninp, dropout, max_len=64)
+            self.input_emb = nn.Embedding(ntoken, ninp)
+            self.ninp = ninp
+            self.decoder = nn.Linear(ninp, ntoken)
+            self.init_weights()
+
+        def _generate_square_subsequent_mask(self, sz):
+            return torch.log(torch.tril(torch.ones(sz, sz)))
+
+        def init_weights(self):
+            initrange = 0.1
+            nn.init.uniform_(self.input_emb.weight, -initrange, initrange)
+            nn.init.zeros_(self.decoder.bias)
+            nn.init.uniform_(self.decoder.weight, -initrange, initrange)
+
+        def forward(self, src, has_mask=True):
+            if has_mask:
+                device = src.device
+                if self.src_mask is None or self.src_mask.size(0) != len(src):
+                    mask = self._generate_square_subsequent_mask(len(src)).to(device)
+                    self.src_mask = mask
+            else:
+                self.src_mask = None
+            src = self.input_emb(src) * math.sqrt(self.ninp)
+            src = self.pos_encoder(src)
+            output = self.encoder(src, mask=self.src_mask)
+            output = self.decoder(output)
+            return F.log_softmax(output, dim=-1)
+
+    return RNNModel, TransformerModel, TransformerSubclassModel
 
 
 def build(torch, model_name, ntokens, emsize=16, nhid=16, nlayers=2, tied=False):
-    RNNModel, TransformerModel = make_models(torch)
+    RNNModel, TransformerModel, TransformerSubclassModel = make_models(torch)
     if model_name == "Transformer":
         return TransformerModel(ntokens, emsize, 2, nhid, nlayers, dropout=0.0)
+    if model_name == "nn.Transformer":
+        return TransformerSubclassModel(ntokens, emsize, 2, nhid, nlayers, dropout=0.0)
     return RNNModel(model_name, ntokens, emsize, nhid, nlayers, dropout=0.0, tie_weights=tied)
 
 
@@ -346,7 +389,7 @@ def n_tokens(lines):
     return len({w for part in lines for line in part for w in line.split()} | {"<eos>"})
 
 
-MODELS = ["RNN_TANH", "RNN_RELU", "LSTM", "GRU", "LSTM_tied", "Transformer"]
+MODELS = ["RNN_TANH", "RNN_RELU", "LSTM", "GRU", "LSTM_tied", "Transformer", "nn.Transformer"]
 
 
 def _build_args(name):
@@ -397,13 +440,14 @@ def test_word_lm_float64_losses_match(name, tmp_path):
 @needs_torch
 @pytest.mark.parametrize("name", ["LSTM", "Transformer",
                                   pytest.param("GRU", marks=pytest.mark.slow),
+                                  pytest.param("nn.Transformer", marks=pytest.mark.slow),
                                   pytest.param("RNN_TANH", marks=pytest.mark.slow)])
 def test_word_lm_float32_test_loss(name, tmp_path):
-    slow = name in ("GRU", "RNN_TANH")
+    slow = name in ("GRU", "RNN_TANH", "nn.Transformer")
     lines = corpus_lines(n_train=400 if slow else 160)
     args, kwargs = _build_args(name)
     theirs, ours = build_pair(build, *args, n_tokens(lines), dtype="float32", **kwargs)
-    lr = 1.0 if name == "Transformer" else 5.0
+    lr = 1.0 if "Transformer" in name else 5.0
     (lt, tt, _), (lo, to, _) = run_both(run_main, theirs, ours, lines, tmp_path,
                                         epochs=6 if slow else 3, lr=lr, dtype="float32")
     assert tt < 0.8 * lt[0]            # it learned something
