@@ -13,13 +13,16 @@ through `self.c_attn(x).split(n_embd, dim=2)`, `.view(B, T, nh, hs).transpose(1,
 `torch.arange(0, t, dtype=torch.long, device=device)`, `F.cross_entropy(...,
 ignore_index=-1)`, `logits[:, [-1], :]`; `configure_optimizers`: `AdamW` with two param
 groups and `inspect.signature(torch.optim.AdamW)`; `train.py`: per-group learning rate
-set by hand (warmup + cosine), gradient accumulation, `clip_grad_norm_`,
+set by hand (warmup + cosine), `torch.backends.cuda.matmul.allow_tf32 = True`, a
+`torch.amp.GradScaler(enabled=False)` it always goes through (`scale(loss).backward()`,
+`unscale_`, `step`, `update`), gradient accumulation, `clip_grad_norm_`,
 `zero_grad(set_to_none=True)`, `torch.from_numpy(...astype(np.int64))` batches,
 `estimate_loss` under `@torch.no_grad()` with `model.eval()`, `torch.zeros(n)` filled by
 `losses[k] = loss.item()`; `from_pretrained`'s copy into `model.state_dict()` tensors
 with `.copy_` under `no_grad`; `generate` with `@torch.no_grad()`, `topk`,
 `logits[logits < v[:, [-1]]] = -float('Inf')`, `F.softmax`, `torch.multinomial`,
-`torch.cat`.
+`torch.cat`; `crop_block_size` (`nn.Parameter(weight[:block_size])` replacing a
+parameter, slicing the mask buffer).
 
 Sampling: the draws of the two libraries' generators differ, so the test compares the
 probabilities the two models give the next token after every prefix of each sampled
@@ -27,6 +30,7 @@ sequence (and checks each draw had positive probability), not the draws.
 """
 import inspect
 import math
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -144,6 +148,15 @@ def make_gpt_classes(torch):
                 if pn.endswith("c_proj.weight"):
                     torch.nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
 
+        def crop_block_size(self, block_size):
+            # model surgery to decrease the block size if necessary
+            assert block_size <= self.config.block_size
+            self.config.block_size = block_size
+            self.transformer.wpe.weight = nn.Parameter(self.transformer.wpe.weight[:block_size])
+            for block in self.transformer.h:
+                if hasattr(block.attn, "bias"):
+                    block.attn.bias = block.attn.bias[:, :, :block_size, :block_size]
+
         def get_num_params(self, non_embedding=True):
             n_params = sum(p.numel() for p in self.parameters())
             if non_embedding:
@@ -225,13 +238,20 @@ def get_batch(torch, data, ix, block_size):
 
 
 def train(torch, model, data, order, val_data, val_order, learning_rate=3e-3, warmup_iters=4,
-          lr_decay_iters=None, min_lr=3e-4, grad_clip=1.0, gradient_accumulation_steps=2):
+          lr_decay_iters=None, min_lr=3e-4, grad_clip=1.0, gradient_accumulation_steps=2,
+          dtype="float32"):
     """nanoGPT's train.py loop over the batches the test fixed (`order`: one array of
     start offsets per micro-step). Returns (per-iteration losses, final val loss)."""
+    torch.backends.cuda.matmul.allow_tf32 = True  # allow tf32 on matmul
+    torch.backends.cudnn.allow_tf32 = True  # allow tf32 on cudnn
+    device_type = "cpu"
+    ctx = nullcontext()     # train.py: torch.amp.autocast(...) on cuda only
     block_size = model.config.block_size
     max_iters = len(order) // gradient_accumulation_steps
     lr_decay_iters = lr_decay_iters or max_iters
-    optimizer = model.configure_optimizers(0.1, learning_rate, (0.9, 0.95), "cpu")
+    # initialize a GradScaler. If enabled=False scaler is a no-op
+    scaler = torch.amp.GradScaler(device_type, enabled=(dtype == "float16"))
+    optimizer = model.configure_optimizers(0.1, learning_rate, (0.9, 0.95), device_type)
 
     def get_lr(it):
         if it < warmup_iters:
@@ -248,7 +268,8 @@ def train(torch, model, data, order, val_data, val_order, learning_rate=3e-3, wa
         losses = torch.zeros(len(val_order))
         for k, ix in enumerate(val_order):
             X, Y = get_batch(torch, val_data, ix, block_size)
-            logits, loss = model(X, Y)
+            with ctx:
+                logits, loss = model(X, Y)
             losses[k] = loss.item()
         out = losses.mean()
         model.train()
@@ -264,13 +285,20 @@ def train(torch, model, data, order, val_data, val_order, learning_rate=3e-3, wa
         total = 0.0
         for micro_step in range(gradient_accumulation_steps):
             X, Y = get_batch(torch, data, next(micro), block_size)
-            logits, loss = model(X, Y)
-            loss = loss / gradient_accumulation_steps
+            with ctx:
+                logits, loss = model(X, Y)
+                loss = loss / gradient_accumulation_steps
             total += loss.item()
-            loss.backward()
+            # backward pass, with gradient scaling if training in fp16
+            scaler.scale(loss).backward()
+        # clip the gradient
         if grad_clip != 0.0:
+            scaler.unscale_(optimizer)
             torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-        optimizer.step()
+        # step the optimizer and scaler if training in fp16
+        scaler.step(optimizer)
+        scaler.update()
+        # flush the gradients as soon as we can, no need for this memory anymore
         optimizer.zero_grad(set_to_none=True)
         history.append(total)
     return history, estimate_loss()
@@ -387,3 +415,22 @@ def test_gpt_float32_final_loss(slow_form):
                                   dtype="float32")
     assert vt < lt[0] * 0.8            # it learned something
     assert_loss_close(vt, vo)
+
+
+@needs_torch
+def test_gpt_crop_block_size_then_train():
+    """Model surgery (crop_block_size) on both, then the same losses."""
+    config = GPTConfig(flash=False, block_size=16)
+    data, val = make_corpus(1000, config.vocab_size, 1), make_corpus(300, config.vocab_size, 2)
+    theirs, ours = build_pair(build, config)
+    for m in (theirs, ours):
+        m.crop_block_size(8)
+    assert ours.transformer.wpe.weight.shape == (8, config.n_embd)
+    assert ours.transformer.h[0].attn.bias.shape == (1, 1, 8, 8)
+    assert [(n, tuple(p.shape)) for n, p in ours.named_parameters()] == \
+        [(n, tuple(p.shape)) for n, p in theirs.named_parameters()]
+    order = make_order(8, 4, len(data), 8, 3)
+    (lt, vt), (lo, vo) = run_both(train, theirs, ours, data, order, val,
+                                  make_order(2, 4, len(val), 8, 4))
+    assert_losses_equal(lt, lo)
+    np.testing.assert_allclose(vo, vt, rtol=1e-9)
