@@ -13,7 +13,8 @@ encoder/decoder weights, `init_weights` through `weight.data.uniform_` and
 filled by `pe[:, 0::2] = torch.sin(...)`, `register_buffer`, `nn.TransformerEncoder`
 of `nn.TransformerEncoderLayer` with a float mask `torch.log(torch.tril(torch.ones(sz,
 sz)))`), in the older form (an `nn.Module`) and in the current one (a subclass of
-`nn.Transformer` whose `decoder` attribute is replaced by the output `nn.Linear`); `main.py`'s loop: `model.zero_grad()`, `repackage_hidden` (detaching the hidden
+`nn.Transformer` whose `decoder` attribute is replaced by the output `nn.Linear`);
+`main.py`'s loop: `model.zero_grad()`, `repackage_hidden` (detaching the hidden
 state between batches), `nn.NLLLoss`, `torch.nn.utils.clip_grad_norm_`, the manual SGD
 step `p.data.add_(p.grad, alpha=-lr)`, `evaluate` under `torch.no_grad()` with
 `model.eval()`, learning-rate annealing, saving the best model's state dict with
