@@ -286,14 +286,32 @@ def test_d2l_bahdanau_float64_losses_and_predictions_match():
     np.testing.assert_allclose(wo, wt, rtol=1e-8, atol=1e-12)
 
 
+# The long form runs at a lower learning rate: at lr=0.01 this seq2seq's loss spikes
+# after about 250 Adam steps, and the float32 runs of the two libraries, 1e-7 apart
+# before, separate there (98.5% against 96.0% after 25 epochs) while the float64 runs
+# of the same 325 steps agree to 1e-8 (test_d2l_bahdanau_float64_long_run below).
+
 @needs_torch
-@pytest.mark.parametrize("epochs", [6, pytest.param(25, marks=pytest.mark.slow)])
-def test_d2l_bahdanau_float32_accuracy(epochs):
+@pytest.mark.parametrize("epochs, lr", [(6, 0.01), pytest.param(25, 0.003, marks=pytest.mark.slow)])
+def test_d2l_bahdanau_float32_accuracy(epochs, lr):
     arrays, val = make_arrays(400, 3), make_arrays(200, 4)
     rng = np.random.default_rng(5)
     orders = [rng.permutation(400) for _ in range(epochs)]
-    theirs, ours = build_pair(build, arrays, 12, lr=0.01, dtype="float32")
+    theirs, ours = build_pair(build, arrays, 12, lr=lr, dtype="float32")
     (lt, at, _), (lo, ao, _) = run_both(fit, theirs, ours, arrays, val, orders, batch_size=32,
                                         dtype="float32")
     assert at > 30.0                        # far above chance (1 in 10)
     assert_accuracy_close(at, ao)
+
+
+@needs_torch
+@pytest.mark.slow
+def test_d2l_bahdanau_float64_long_run():
+    """All 325 steps of the long form at lr=0.01, in float64: the same losses."""
+    arrays, val = make_arrays(400, 3), make_arrays(200, 4)
+    rng = np.random.default_rng(5)
+    orders = [rng.permutation(400) for _ in range(25)]
+    theirs, ours = build_pair(build, arrays, 12, lr=0.01)
+    (lt, at, _), (lo, ao, _) = run_both(fit, theirs, ours, arrays, val, orders, batch_size=32)
+    np.testing.assert_allclose(lo, lt, rtol=1e-6)
+    assert ao == at
