@@ -17,7 +17,11 @@ set by hand (warmup + cosine), `torch.backends.cuda.matmul.allow_tf32 = True`, a
 `torch.amp.GradScaler(enabled=False)` it always goes through (`scale(loss).backward()`,
 `unscale_`, `step`, `update`), gradient accumulation, `clip_grad_norm_`,
 `zero_grad(set_to_none=True)`, `torch.from_numpy(...astype(np.int64))` batches,
-`estimate_loss` under `@torch.no_grad()` with `model.eval()`, `torch.zeros(n)` filled by
+`estimate_loss` under `@torch.no_grad()` with `model.eval()`, checkpoints
+(`torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+"model_args": ..., "iter_num": ..., "config": {...}}, path)`) and resuming from them
+(`torch.load(path, map_location=device)`, `_orig_mod.` keys renamed,
+`optimizer.load_state_dict`, `model.to(device)`), `torch.zeros(n)` filled by
 `losses[k] = loss.item()`; `from_pretrained`'s copy into `model.state_dict()` tensors
 with `.copy_` under `no_grad`; `generate` with `@torch.no_grad()`, `topk`,
 `logits[logits < v[:, [-1]]] = -float('Inf')`, `F.softmax`, `torch.multinomial`,
@@ -30,6 +34,7 @@ sequence (and checks each draw had positive probability), not the draws.
 """
 import inspect
 import math
+import os
 from contextlib import nullcontext
 from dataclasses import dataclass
 
@@ -239,19 +244,56 @@ def get_batch(torch, data, ix, block_size):
 
 def train(torch, model, data, order, val_data, val_order, learning_rate=3e-3, warmup_iters=4,
           lr_decay_iters=None, min_lr=3e-4, grad_clip=1.0, gradient_accumulation_steps=2,
-          dtype="float32"):
+          dtype="float32", max_iters=None, out_dir=None, init_from="scratch", eval_interval=5,
+          always_save_checkpoint=True):
     """nanoGPT's train.py loop over the batches the test fixed (`order`: one array of
-    start offsets per micro-step). Returns (per-iteration losses, final val loss)."""
+    start offsets per micro-step, indexed from the iteration number, so that a resumed
+    run reads on where the checkpoint left off). With `out_dir`, a checkpoint is saved
+    every `eval_interval` iterations; init_from="resume" rebuilds the model from it
+    (`model` is then ignored). Returns (per-iteration losses, final val loss, model)."""
     torch.backends.cuda.matmul.allow_tf32 = True  # allow tf32 on matmul
     torch.backends.cudnn.allow_tf32 = True  # allow tf32 on cudnn
-    device_type = "cpu"
+    device = "cpu"
+    device_type = "cuda" if "cuda" in device else "cpu"  # for later use in torch.autocast
     ctx = nullcontext()     # train.py: torch.amp.autocast(...) on cuda only
-    block_size = model.config.block_size
-    max_iters = len(order) // gradient_accumulation_steps
+    max_iters = max_iters or len(order) // gradient_accumulation_steps
     lr_decay_iters = lr_decay_iters or max_iters
+    config = dict(learning_rate=learning_rate, max_iters=max_iters, dtype=dtype,
+                  init_from=init_from, grad_clip=grad_clip, decay_lr=True)
+    iter_num = 0
+    best_val_loss = 1e9
+    if init_from == "scratch":
+        model_args = dict((k, getattr(model.config, k)) for k in
+                          ["n_layer", "n_head", "n_embd", "block_size", "bias", "vocab_size",
+                           "dropout", "flash"])
+    elif init_from == "resume":
+        # resume training from a checkpoint.
+        ckpt_path = os.path.join(out_dir, "ckpt.pt")
+        checkpoint = torch.load(ckpt_path, map_location=device)
+        checkpoint_model_args = checkpoint["model_args"]
+        # force these config attributes to be equal otherwise we can't even resume training
+        model_args = {"dropout": 0.0}
+        for k in ["n_layer", "n_head", "n_embd", "block_size", "bias", "vocab_size", "flash"]:
+            model_args[k] = checkpoint_model_args[k]
+        gptconf = GPTConfig(**model_args)
+        model = make_gpt_classes(torch)(gptconf)
+        state_dict = checkpoint["model"]
+        # fix the keys of the state dictionary :(
+        unwanted_prefix = "_orig_mod."
+        for k, v in list(state_dict.items()):
+            if k.startswith(unwanted_prefix):
+                state_dict[k[len(unwanted_prefix):]] = state_dict.pop(k)
+        model.load_state_dict(state_dict)
+        iter_num = checkpoint["iter_num"]
+        best_val_loss = checkpoint["best_val_loss"]
+    model.to(device)
+    block_size = model.config.block_size
     # initialize a GradScaler. If enabled=False scaler is a no-op
     scaler = torch.amp.GradScaler(device_type, enabled=(dtype == "float16"))
     optimizer = model.configure_optimizers(0.1, learning_rate, (0.9, 0.95), device_type)
+    if init_from == "resume":
+        optimizer.load_state_dict(checkpoint["optimizer"])
+    checkpoint = None  # free up memory
 
     def get_lr(it):
         if it < warmup_iters:
@@ -277,14 +319,28 @@ def train(torch, model, data, order, val_data, val_order, learning_rate=3e-3, wa
 
     model.train()
     history = []
-    micro = iter(order)
-    for iter_num in range(max_iters):
+    while iter_num < max_iters:
         lr = get_lr(iter_num)
         for param_group in optimizer.param_groups:
             param_group["lr"] = lr
+        # evaluate the loss on train/val sets and write checkpoints
+        if out_dir is not None and iter_num % eval_interval == 0 and iter_num > 0:
+            val_loss = estimate_loss()
+            if val_loss < best_val_loss or always_save_checkpoint:
+                best_val_loss = val_loss
+                checkpoint = {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "model_args": model_args,
+                    "iter_num": iter_num,
+                    "best_val_loss": best_val_loss,
+                    "config": config,
+                }
+                torch.save(checkpoint, os.path.join(out_dir, "ckpt.pt"))
         total = 0.0
         for micro_step in range(gradient_accumulation_steps):
-            X, Y = get_batch(torch, data, next(micro), block_size)
+            X, Y = get_batch(torch, data, order[iter_num * gradient_accumulation_steps + micro_step],
+                             block_size)
             with ctx:
                 logits, loss = model(X, Y)
                 loss = loss / gradient_accumulation_steps
@@ -301,7 +357,8 @@ def train(torch, model, data, order, val_data, val_order, learning_rate=3e-3, wa
         # flush the gradients as soon as we can, no need for this memory anymore
         optimizer.zero_grad(set_to_none=True)
         history.append(total)
-    return history, estimate_loss()
+        iter_num += 1
+    return history, estimate_loss(), model
 
 
 def load_pretrained_style(torch, model, arrays):
@@ -352,7 +409,7 @@ def test_gpt_float64_losses_match(name):
     assert ours.get_num_params() == theirs.get_num_params()
     assert len(list(ours.parameters())) == len(list(theirs.parameters()))   # tied: counted once
     assert list(ours.state_dict()) == list(theirs.state_dict())
-    (lt, vt), (lo, vo) = run_both(train, theirs, ours, data, order, val, val_order)
+    (lt, vt, _), (lo, vo, _) = run_both(train, theirs, ours, data, order, val, val_order)
     assert len(lt) == 20
     assert_losses_equal(lt, lo)
     np.testing.assert_allclose(vo, vt, rtol=1e-9)
@@ -411,7 +468,7 @@ def test_gpt_float32_final_loss(slow_form):
     order = make_order(n_micro, 8, len(data), config.block_size, 5)
     val_order = make_order(8, 16, len(val), config.block_size, 6)
     theirs, ours = build_pair(build, config, dtype="float32")
-    (lt, vt), (lo, vo) = run_both(train, theirs, ours, data, order, val, val_order,
+    (lt, vt, _), (lo, vo, _) = run_both(train, theirs, ours, data, order, val, val_order,
                                   dtype="float32")
     assert vt < lt[0] * 0.8            # it learned something
     assert_loss_close(vt, vo)
@@ -430,7 +487,37 @@ def test_gpt_crop_block_size_then_train():
     assert [(n, tuple(p.shape)) for n, p in ours.named_parameters()] == \
         [(n, tuple(p.shape)) for n, p in theirs.named_parameters()]
     order = make_order(8, 4, len(data), 8, 3)
-    (lt, vt), (lo, vo) = run_both(train, theirs, ours, data, order, val,
+    (lt, vt, _), (lo, vo, _) = run_both(train, theirs, ours, data, order, val,
                                   make_order(2, 4, len(val), 8, 4))
     assert_losses_equal(lt, lo)
     np.testing.assert_allclose(vo, vt, rtol=1e-9)
+
+
+def train_in_dir(torch, model, tmp_path, *args, **kwargs):
+    out_dir = tmp_path / torch.__name__
+    out_dir.mkdir(exist_ok=True)
+    return train(torch, model, *args, out_dir=str(out_dir), **kwargs)
+
+
+@needs_torch
+def test_gpt_checkpoint_and_resume(tmp_path):
+    """train.py's checkpoints: 10 iterations straight (saving at 5), then a fresh process
+    resumes from the checkpoint of iteration 5 (`torch.load(..., map_location=device)`,
+    `_orig_mod.` prefixes stripped, `optimizer.load_state_dict`) and trains 5..9 again:
+    the same losses in each library as uninterrupted, and the same between libraries."""
+    config = GPTConfig()
+    data, val = make_corpus(2000, config.vocab_size, 1), make_corpus(500, config.vocab_size, 2)
+    order = make_order(20, 4, len(data), config.block_size, 3)
+    val_order = make_order(2, 4, len(val), config.block_size, 4)
+    theirs, ours = build_pair(build, config)
+    (lt, vt, _), (lo, vo, _) = run_both(train_in_dir, theirs, ours, tmp_path, data, order, val,
+                                        val_order, max_iters=10, eval_interval=5)
+    assert_losses_equal(lt, lo)
+    (rt, wt, mt), (ro, wo, mo) = run_both(train_in_dir, None, None, tmp_path, data, order, val,
+                                          val_order, max_iters=10, eval_interval=5,
+                                          init_from="resume")
+    assert len(rt) == len(ro) == 5
+    np.testing.assert_allclose(rt, lt[5:], rtol=1e-12)
+    np.testing.assert_allclose(ro, lo[5:], rtol=1e-12)
+    np.testing.assert_allclose(wo, vo, rtol=1e-12)
+    assert mo.transformer.wte.weight is mo.lm_head.weight      # still tied after loading
