@@ -1,7 +1,7 @@
-"""The d2l.ai chapters "Recurrent Neural Network Implementation from Scratch" (9.5)
-and its data pipeline (9.3, "Language Models": `TimeMachine` windows through
-`get_tensorloader`), written once against `torch.*` and run with torch and with
-tinygrad_seq.
+"""The d2l.ai chapters "Recurrent Neural Network Implementation from Scratch" (9.5),
+its "Concise Implementation" (9.6, with 10.1's LSTM and 10.2's GRU) and their data
+pipeline (9.3, "Language Models": `TimeMachine` windows through `get_tensorloader`),
+written once against `torch.*` and run with torch and with tinygrad_seq.
 
 What it exercises: `RNNScratch(nn.Module)` with `nn.Parameter(torch.randn(...) *
 sigma)`, `torch.zeros((batch, hiddens), device=inputs.device)`, iterating a
@@ -16,7 +16,9 @@ lr)`, `zero_grad()`, `loss.backward()` inside `torch.no_grad()`, d2l's
 `clip_gradients` (`torch.sqrt(sum(torch.sum((p.grad ** 2)) for p in params))`, `if
 norm > grad_clip_val:`, `param.grad[:] *= grad_clip_val / norm`), validation perplexity
 `torch.exp(l)`; `predict` (`torch.tensor([[outputs[-1]]], device=device)`,
-`int(Y.argmax(axis=2).reshape(1))`).
+`int(Y.argmax(axis=2).reshape(1))`); the concise model: `getattr(nn, cell)(num_inputs,
+num_hiddens)` called with `H=None` or the previous state, `nn.LazyLinear(vocab_size)`,
+`self.linear(hiddens).swapaxes(0, 1)`.
 """
 import numpy as np
 import pytest
@@ -105,13 +107,38 @@ def make_classes(torch):
                     outputs.append(int(Y.argmax(axis=2).reshape(1)))
             return "".join([vocab.idx_to_token[i] for i in outputs])
 
-    return RNNScratch, RNNLMScratch
+    # 9.6 "Concise Implementation" (and 10.1, 10.2: the LSTM and GRU)
+    class RNN(nn.Module):
+        """The RNN model implemented with high-level APIs."""
+
+        def __init__(self, num_inputs, num_hiddens, cell="RNN"):
+            super().__init__()
+            self.num_inputs, self.num_hiddens = num_inputs, num_hiddens
+            self.rnn = getattr(nn, cell)(num_inputs, num_hiddens)
+
+        def forward(self, inputs, H=None):
+            return self.rnn(inputs, H)
+
+    class RNNLM(RNNLMScratch):
+        """The RNN-based language model implemented with high-level APIs."""
+
+        def init_params(self):
+            self.linear = nn.LazyLinear(self.vocab_size)
+
+        def output_layer(self, hiddens):
+            return self.linear(hiddens).swapaxes(0, 1)
+
+    return RNNScratch, RNNLMScratch, RNN, RNNLM
 
 
-def build(torch, vocab_size, num_hiddens=32, lr=1.0):
-    RNNScratch, RNNLMScratch = make_classes(torch)
-    rnn = RNNScratch(num_inputs=vocab_size, num_hiddens=num_hiddens)
-    return RNNLMScratch(rnn, vocab_size=vocab_size, lr=lr)
+def build(torch, vocab_size, num_hiddens=32, lr=1.0, kind="scratch"):
+    RNNScratch, RNNLMScratch, RNN, RNNLM = make_classes(torch)
+    if kind == "scratch":
+        rnn = RNNScratch(num_inputs=vocab_size, num_hiddens=num_hiddens)
+        return RNNLMScratch(rnn, vocab_size=vocab_size, lr=lr)
+    model = RNNLM(RNN(vocab_size, num_hiddens, cell=kind), vocab_size=vocab_size, lr=lr)
+    model(torch.zeros((2, 3), dtype=torch.long))      # materializes the LazyLinear
+    return model
 
 
 class Vocab:
@@ -189,9 +216,10 @@ def setup_data(n_words, num_steps, num_train, num_val, epochs, seed=0):
 
 
 @needs_torch
-def test_d2l_rnn_scratch_float64_losses_and_prediction_match():
+@pytest.mark.parametrize("kind", ["scratch", "RNN", "GRU", "LSTM"])
+def test_d2l_rnn_scratch_float64_losses_and_prediction_match(kind):
     vocab, corpus, orders = setup_data(120, 8, 160, 40, 1)
-    theirs, ours = build_pair(build, len(vocab))
+    theirs, ours = build_pair(build, len(vocab), kind=kind)
     (lt, pt), (lo, po) = run_both(fit, theirs, ours, corpus, 8, 160, 40, 8, orders)
     assert len(lt) == 20
     assert_losses_equal(lt, lo)
@@ -201,10 +229,12 @@ def test_d2l_rnn_scratch_float64_losses_and_prediction_match():
 
 
 @needs_torch
-@pytest.mark.parametrize("epochs", [3, pytest.param(15, marks=pytest.mark.slow)])
-def test_d2l_rnn_scratch_float32_perplexity(epochs):
+@pytest.mark.parametrize("epochs, kind", [(3, "scratch"),
+                                          pytest.param(15, "scratch", marks=pytest.mark.slow),
+                                          pytest.param(15, "GRU", marks=pytest.mark.slow)])
+def test_d2l_rnn_scratch_float32_perplexity(epochs, kind):
     vocab, corpus, orders = setup_data(600, 16, 1000, 200, epochs, seed=1)
-    theirs, ours = build_pair(build, len(vocab), dtype="float32")
+    theirs, ours = build_pair(build, len(vocab), kind=kind, dtype="float32")
     (lt, pt), (lo, po) = run_both(fit, theirs, ours, corpus, 16, 1000, 200, 32, orders,
                                   dtype="float32")
     assert pt[-1] < 0.7 * len(vocab)        # better than uniform guessing
