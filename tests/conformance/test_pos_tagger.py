@@ -12,13 +12,33 @@ lr=0.1)`, `model.zero_grad()`, inference under `torch.no_grad()` with
 `tag_scores.argmax(dim=1)` / `torch.max(tag_scores, 1)`; the character-level exercise:
 a second `nn.LSTM` over each word's characters whose final hidden state `h_n[-1]`
 (from `_, (h_n, _) = ...`) is concatenated (`torch.cat([...], dim=1)`) with the word
-embedding, `torch.stack`, and `.item()` sums.
+embedding, `torch.stack`, and `.item()` sums; and the tutorial's opening example: an
+`nn.LSTM(3, 3)` stepped one element at a time (`i.view(1, 1, -1)` with the `hidden`
+tuple carried) and run on the whole sequence (`torch.cat(inputs).view(len(inputs), 1,
+-1)`), with the inputs the test made (the tutorial's `torch.randn`).
 """
 import numpy as np
 import pytest
 
 from conformance_harness import (assert_accuracy_close, assert_losses_equal, build_pair,
                                  needs_torch, run_both)
+
+
+def lstm_example(torch, lstm, inputs, hidden0):
+    """The tutorial's first LSTM example, on the test's arrays."""
+    inputs = [torch.from_numpy(x) for x in inputs]
+    hidden = tuple(torch.from_numpy(h) for h in hidden0)
+    for i in inputs:
+        # Step through the sequence one element at a time.
+        # after each step, hidden contains the hidden state.
+        out, hidden = lstm(i.view(1, 1, -1), hidden)
+    stepped = (out, hidden)
+    # alternatively, we can do the entire sequence all at once.
+    inputs = torch.cat(inputs).view(len(inputs), 1, -1)
+    hidden = tuple(torch.from_numpy(h) for h in hidden0)  # clean out hidden state
+    out, hidden = lstm(inputs, hidden)
+    return ([t.detach().numpy() for t in (stepped[0], *stepped[1])],
+            [t.detach().numpy() for t in (out, *hidden)])
 
 
 def prepare_sequence(torch, seq, to_ix):
@@ -194,3 +214,15 @@ def test_pos_tagger_float32_accuracy(kind, epochs):
                                   tag_to_ix, epochs, dtype="float32")
     assert at >= 70.0                    # it learned (most of) the grammar
     assert_accuracy_close(at, ao)
+
+
+@needs_torch
+def test_the_tutorials_lstm_example():
+    rng = np.random.default_rng(0)
+    inputs = [rng.standard_normal((1, 3)) for _ in range(5)]
+    hidden0 = (rng.standard_normal((1, 1, 3)), rng.standard_normal((1, 1, 3)))
+    theirs, ours = build_pair(lambda torch: torch.nn.LSTM(3, 3))
+    (st, wt), (so, wo) = run_both(lstm_example, theirs, ours, inputs, hidden0)
+    for a, b in zip(so + wo, st + wt):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(wo[0][-1], so[0][0], rtol=1e-12)   # last output = last step
