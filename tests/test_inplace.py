@@ -124,11 +124,87 @@ def test_detached_tensor_shares_the_version_counter():
         y.sum().backward()
 
 
-def test_in_place_on_a_tracked_view_of_a_tensor_requiring_grad_is_refused():
+def test_in_place_on_a_view_of_a_leaf_requiring_grad_is_refused():
     x = _leaf()
-    y = x * 2
-    with pytest.raises(ts.AutogradError, match="view"):
-        y.reshape(2, 2).add_(1.0)
+    with pytest.raises(ts.AutogradError, match="view of a leaf"):
+        x.reshape(2, 2).add_(1.0)
+    with pytest.raises(ts.AutogradError, match="view of a leaf"):
+        x[1:].mul_(2.0)
+
+
+# In-place changes through views of non-leaves rebase the base's history, as torch's:
+# d2l's masked_softmax writes `X[~mask] = value` into `scores.reshape(-1, n)` (found by
+# tests/conformance/test_d2l_bahdanau.py).
+
+def _masked_fill_through_a_reshape(lib, x, v):
+    s = x * 2
+    X = s.reshape(-1, 3)
+    X[lib.tensor([[True, False, True], [False, False, True]])] = -1e6
+    return (lib.nn.functional.softmax(s, dim=-1) * lib.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+            ).sum() + (v * 0).sum()
+
+
+def _scale_a_slice(lib, x, v):
+    s = x * 2.0
+    s[0, 1:].mul_(3.0)
+    return (s * s).sum() + (v * 0).sum()
+
+
+def _assign_a_value_into_a_permuted_slice(lib, x, v):
+    s = x * 1.5
+    s.permute(1, 0)[2][:] = v          # a view of a view
+    return (s ** 2 * x).sum()
+
+
+def _add_into_an_unsqueezed_row_then_reuse_the_view(lib, x, v):
+    s = x * 3.0
+    row = s[1]
+    row.add_(v[0])
+    row.mul_(row.detach() + 1)         # a second change through the same view
+    return (s ** 3).sum() + (row * 2).sum()
+
+
+@needs_torch
+@pytest.mark.parametrize("program", [_masked_fill_through_a_reshape, _scale_a_slice,
+                                     _assign_a_value_into_a_permuted_slice,
+                                     _add_into_an_unsqueezed_row_then_reuse_the_view])
+def test_in_place_through_a_view_of_a_non_leaf_matches_torch(program):
+    x0 = np.array([[0.3, -1.2, 0.7], [1.1, 0.2, -0.4]])
+    v0 = np.array([0.5, -2.0])
+    results = []
+    for lib in (torch, ts):
+        x = lib.tensor(x0, requires_grad=True)
+        v = lib.tensor(v0, requires_grad=True)
+        out = program(lib, x, v)
+        out.backward()
+        results.append((out.item(), x.grad.numpy(), None if v.grad is None else v.grad.numpy()))
+    (ot, gxt, gvt), (oo, gxo, gvo) = results
+    np.testing.assert_allclose(oo, ot, rtol=1e-12)
+    np.testing.assert_allclose(gxo, gxt, rtol=1e-12, atol=1e-12)
+    if gvt is None:
+        assert gvo is None or not np.any(gvo)
+    else:
+        np.testing.assert_allclose(gvo, gvt, rtol=1e-12, atol=1e-12)
+
+
+@needs_torch
+def test_in_place_on_a_split_piece_is_refused_as_torch():
+    for lib, error in ((torch, RuntimeError), (ts, ts.AutogradError)):
+        s = lib.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True) * 2
+        a, b = s.split([1, 1], dim=0)
+        with pytest.raises(error):
+            b.mul_(2.0)
+
+
+def test_in_place_through_a_view_is_differentiable_twice():
+    x = ts.tensor([[0.3, -1.2], [1.1, 0.2]], dtype=ts.float64, requires_grad=True)
+
+    def f(x):
+        s = x * x
+        s[0].mul_(x[1])
+        return s
+    assert ts.gradcheck(f, (x,))
+    assert ts.gradgradcheck(f, (x,))
 
 
 def test_changing_an_advanced_index_copy_leaves_its_source_valid():

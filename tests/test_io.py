@@ -579,3 +579,20 @@ assert ckpt["epoch"] == 3 and ckpt["betas"] == (0.9, 0.999)
     x = ts.randn(2, 4)
     np.testing.assert_array_equal(namespace["fresh"](x).numpy(), namespace["model"](x).numpy())
     assert os.listdir(tmp_path) == []
+
+
+def test_load_takes_torchs_keywords(tmp_path):
+    """torch.load(path, map_location=device, weights_only=True), as nanoGPT's train.py
+    resumes (found by tests/conformance)."""
+    path = str(tmp_path / "ckpt.pt")
+    ts.save({"model": {"w": ts.ones(2)}, "iter_num": 3, "config": {"init_from": "resume"}}, path)
+    for kwargs in (dict(map_location="cpu"), dict(map_location=ts.device("cpu")),
+                   dict(weights_only=True), dict(map_location="cpu", weights_only=False)):
+        ckpt = ts.load(path, **kwargs)
+        assert ckpt["iter_num"] == 3 and ckpt["model"]["w"].tolist() == [1.0, 1.0]
+    with pytest.raises(TypeError):
+        ts.load(path, map_location={"cuda:0": "cpu"})
+    with pytest.raises(TypeError):
+        ts.load(path, device="cpu", map_location="cpu")
+    with pytest.raises(ValueError):
+        ts.load(path, mmap=True)

@@ -186,3 +186,59 @@ def test_gelu_matches_torch_exact_and_tanh():
     assert ts.gradcheck(lambda t: F.gelu(t, approximate="tanh"), leaf(x[:2, :5]))
     with pytest.raises(ValueError, match="approximate must be 'none' or 'tanh'"):
         F.gelu(ts.tensor(x), approximate="erf")
+
+
+# ---------------------------------------------------------------- LazyLinear
+# (found by tests/conformance: d2l's Bahdanau decoder and AdditiveAttention use it)
+
+def test_lazy_linear_materializes_on_the_first_input_and_becomes_a_linear():
+    import tinygrad_seq as ts
+    from tinygrad_seq import nn
+    ts.manual_seed(0)
+    m = nn.LazyLinear(3)
+    assert isinstance(m.weight, nn.UninitializedParameter) and m.in_features == 0
+    x = ts.randn(4, 2, 5, requires_grad=True)
+    y = m(x)
+    assert type(m) is nn.Linear and type(m.weight) is nn.Parameter
+    assert m.in_features == 5 and m.weight.shape == (3, 5) and m.bias.shape == (3,)
+    assert float(m.weight.abs().max()) <= 5 ** -0.5 and float(m.bias.abs().max()) <= 5 ** -0.5
+    assert y.shape == (4, 2, 3)
+    y.sum().backward()
+    assert m.weight.grad.shape == (3, 5) and x.grad.shape == x.shape
+    assert [n for n, _ in m.named_parameters()] == ["weight", "bias"]
+    no_bias = nn.LazyLinear(2, bias=False)
+    no_bias(ts.zeros(1, 4))
+    assert no_bias.bias is None and no_bias.weight.shape == (2, 4)
+
+
+def test_lazy_linear_matches_torch_after_loading_its_weights():
+    torch = pytest.importorskip("torch")
+    import tinygrad_seq as ts
+    from tinygrad_seq import nn
+    tm, m = torch.nn.LazyLinear(4).double(), nn.LazyLinear(4, dtype=ts.float64)
+    x = np.random.default_rng(0).standard_normal((3, 6))
+    tm(torch.tensor(x))
+    m(ts.tensor(x))
+    m.load_state_dict({k: v.detach().numpy() for k, v in tm.state_dict().items()})
+    assert type(m).__name__ == type(tm).__name__ == "Linear"
+    np.testing.assert_allclose(m(ts.tensor(x)).numpy(), tm(torch.tensor(x)).detach().numpy(),
+                               rtol=1e-12)
+
+
+def test_lazy_linear_takes_its_shape_from_a_state_dict_as_torch():
+    torch = pytest.importorskip("torch")
+    import tinygrad_seq as ts
+    from tinygrad_seq import nn
+    tm = torch.nn.Linear(6, 4).double()
+    m = nn.Sequential(nn.LazyLinear(4, dtype=ts.float64))
+    tlazy = torch.nn.Sequential(torch.nn.LazyLinear(4).double())
+    state = {"0." + k: v.detach().numpy() for k, v in tm.state_dict().items()}
+    tlazy.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
+    m.load_state_dict(state)
+    assert m[0].weight.shape == (4, 6) and type(m[0].weight) is nn.Parameter
+    x = np.random.default_rng(0).standard_normal((3, 6))
+    np.testing.assert_allclose(m(ts.tensor(x)).numpy(), tlazy(torch.tensor(x)).detach().numpy(),
+                               rtol=1e-12)
+    np.testing.assert_allclose(m(ts.tensor(x)).numpy(), tm(torch.tensor(x)).detach().numpy(),
+                               rtol=1e-12)
+    assert type(m[0]) is nn.Linear and m[0].in_features == 6

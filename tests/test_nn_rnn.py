@@ -132,6 +132,25 @@ def test_torch_parameter_names_match():
             [(n, tuple(p.shape)) for n, p in tm.named_parameters()]
 
 
+def test_flat_weight_names_and_flatten_parameters_as_torch():
+    """User code reads torch's weight lists (d2l's init_seq2seq walks
+    `_flat_weights_names` and `module._parameters[name]`) and calls
+    `flatten_parameters()` after loading (word_language_model)."""
+    torch = pytest.importorskip("torch")
+    for name, ours in LAYERS.items():
+        if name == "GRU_notes":
+            continue
+        kwargs = dict(num_layers=2, bidirectional=True, **options(name))
+        tm = getattr(torch.nn, ours.__name__)(3, 4, **kwargs)
+        m = ours(3, 4, **kwargs)
+        assert m._flat_weights_names == tm._flat_weights_names
+        assert m._all_weights == tm._all_weights
+        assert [[tuple(p.shape) for p in ps] for ps in m.all_weights] == \
+            [[tuple(p.shape) for p in ps] for ps in tm.all_weights]
+        assert all(p is m._parameters[n] for p, n in zip(m._flat_weights, m._flat_weights_names))
+        assert m.flatten_parameters() is None
+
+
 def test_repr_and_seeded_init():
     assert repr(nn.LSTM(3, 4, num_layers=2, batch_first=True)) == \
         "LSTM(3, 4, num_layers=2, batch_first=True)"

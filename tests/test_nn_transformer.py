@@ -209,3 +209,37 @@ def test_encoder_layer_gradients_of_gradients():
     assert ts.gradcheck(lambda x: layer(x, src_key_padding_mask=kpm), x)
     assert ts.gradgradcheck(lambda x: layer(x, src_key_padding_mask=kpm), x)
     assert ts.gradgradcheck(lambda x: layer(x, is_causal=True), x)
+
+
+# ---------------------------------------------------------------- nn.Transformer
+# (found by tests/conformance: pytorch/examples' word_language_model subclasses it, and
+# tutorials call nn.Transformer.generate_square_subsequent_mask)
+
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_transformer_matches_torch(batch_first):
+    torch = pytest.importorskip("torch")
+    kw = dict(d_model=E, nhead=H, num_encoder_layers=2, num_decoder_layers=1, dim_feedforward=FF,
+              dropout=0.0, batch_first=batch_first)
+    theirs = torch.nn.Transformer(**kw).double()
+    ours = nn.Transformer(**kw).double()
+    assert [(n, tuple(p.shape)) for n, p in ours.named_parameters()] == \
+        [(n, tuple(p.shape)) for n, p in theirs.named_parameters()]
+    # torch's initialisation: xavier-uniform for every weight of more than one dim
+    w = ours.encoder.layers[0].linear1.weight.numpy()
+    assert np.abs(w).max() <= np.sqrt(6 / (E + FF)) and np.abs(w).max() > 0.5 * np.sqrt(6 / (E + FF))
+    assert np.all(ours.encoder.norm.weight.numpy() == 1)
+    copy_from(theirs, ours)
+    N, L, S = 2, 4, 5
+    causal, kpm = masks(torch, N, L, S)
+    shape = (lambda T: (N, T, E)) if batch_first else (lambda T: (T, N, E))
+    run_both(torch, ours, theirs, [RNG.standard_normal(shape(S)), RNG.standard_normal(shape(L))],
+             dict(tgt_mask=causal, src_key_padding_mask=kpm, memory_key_padding_mask=kpm),
+             dict(tgt_mask=torch.tensor(causal), src_key_padding_mask=torch.tensor(kpm),
+                  memory_key_padding_mask=torch.tensor(kpm)))
+
+
+def test_transformer_square_subsequent_mask_is_torchs():
+    torch = pytest.importorskip("torch")
+    np.testing.assert_array_equal(nn.Transformer.generate_square_subsequent_mask(4).numpy(),
+                                  torch.nn.Transformer.generate_square_subsequent_mask(4).numpy())
+    assert nn.Transformer.generate_square_subsequent_mask(3, dtype=ts.float64).dtype == ts.float64

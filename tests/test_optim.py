@@ -743,3 +743,64 @@ def test_optimizer_state_dict_survives_ts_save_and_load(tmp_path):
         o.step()
     for p, q in zip(params, clone):
         np.testing.assert_array_equal(p.numpy(), q.numpy())
+
+
+# ---------------------------------------------------------------- amp.GradScaler
+# (found by tests/conformance: nanoGPT's train.py always goes through a GradScaler)
+
+@pytest.mark.parametrize("enabled, init_scale", [(False, 2.0 ** 16), (True, 2.0 ** 16),
+                                                 (True, 1e38), (True, 3e36)])
+def test_grad_scaler_follows_torch(enabled, init_scale):
+    """Dynamic loss scaling step by step against torch's CPU GradScaler: the scale, the
+    skipped steps (an overflowing scale gives inf gradients), the parameters."""
+    torch = pytest.importorskip("torch")
+    import tinygrad_seq as ts
+    rng = np.random.default_rng(0)
+    w0, xs = rng.standard_normal((3, 4)).astype(np.float32), rng.standard_normal((6, 5, 4)).astype(np.float32)
+    results = []
+    for lib, device in ((torch, "cpu"), (ts, "cpu")):
+        w = lib.nn.Parameter(lib.tensor(w0))
+        opt = lib.optim.SGD([w], lr=0.01, momentum=0.9)
+        scaler = lib.amp.GradScaler(device, init_scale=init_scale, growth_interval=2,
+                                    enabled=enabled)
+        trace = []
+        for x in xs:
+            loss = (lib.tanh(lib.tensor(x) @ w.T) ** 2).sum() * 10
+            scaler.scale(loss).backward()
+            scaler.unscale_(opt)
+            lib.nn.utils.clip_grad_norm_([w], 1e6)
+            scaler.step(opt)
+            scaler.update()
+            opt.zero_grad(set_to_none=True)
+            trace.append((scaler.get_scale(), w.detach().numpy().copy()))
+        results.append((trace, scaler.state_dict(), scaler.is_enabled()))
+    (tt, ts_, te), (ot, os_, oe) = results
+    assert te == oe and set(ts_) == set(os_)
+    for (s1, w1), (s2, w2) in zip(tt, ot):
+        assert s1 == s2
+        np.testing.assert_allclose(w2, w1, rtol=1e-5, atol=1e-6)
+
+
+def test_grad_scaler_refuses_a_second_unscale_and_skips_inf_steps():
+    import tinygrad_seq as ts
+    w = ts.nn.Parameter(ts.tensor([1.0, 2.0]))
+    opt = ts.optim.SGD([w], lr=1.0)
+    scaler = ts.amp.GradScaler("cpu", init_scale=4.0)
+    scaler.scale((w * w).sum()).backward()
+    assert w.grad.tolist() == [8.0, 16.0]
+    scaler.unscale_(opt)
+    assert w.grad.tolist() == [2.0, 4.0]
+    with pytest.raises(RuntimeError):
+        scaler.unscale_(opt)
+    w.grad = ts.tensor([float("inf"), 0.0])
+    scaler._per_optimizer = {}
+    assert scaler.step(opt) is None and w.tolist() == [1.0, 2.0]
+    scaler.update()
+    assert scaler.get_scale() == 2.0
+
+
+def test_backends_switches_exist_and_change_nothing():
+    import tinygrad_seq as ts
+    ts.backends.cuda.matmul.allow_tf32 = True      # nanoGPT's train.py
+    ts.backends.cudnn.allow_tf32 = True
+    assert ts.backends.mps.is_available() is False

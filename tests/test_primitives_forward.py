@@ -321,7 +321,7 @@ FORWARD = {
     **{cls: conv_forward_case(cls) for cls in (Conv1d, Conv1dInputGrad, Conv1dWeightGrad)},
     CTCLoss: ctc_forward_case,
     **{cls: rnn_forward_case(cls) for cls in (RNNSequence, GRUSequence, LSTMSequence)},
-    **TORCH_NAMES_FORWARD_CASES,        # CumSum, CumProd, Erf, Softplus, Einsum
+    **TORCH_NAMES_FORWARD_CASES,        # CumSum, CumProd, Erf, Softplus, Einsum, Sin, Cos, WriteView
 }
 
 TOLERANCE = {np.float32: dict(rtol=2e-5, atol=2e-6), np.float64: dict(rtol=1e-12, atol=1e-12)}

@@ -30,7 +30,7 @@ from tinygrad_seq.ops.embedding import Embedding
 from tinygrad_seq.ops.elementwise import (Abs, Add, Clip, Div, Exp, Log, Maximum, Minimum, Mul,
                                           Neg, Pow, PowScalar, Relu, Sigmoid, Sqrt, Sub,
                                           Tanh, Where)
-from tinygrad_seq.ops.indexing import GetItem, IndexAdd, SetItem
+from tinygrad_seq.ops.indexing import GetItem, IndexAdd, SetItem, WriteView
 from tinygrad_seq.ops.linalg import MatMul
 from tinygrad_seq.ops.movement import Cast, Cat, Permute, Reshape, Split
 from tinygrad_seq.ops.nn import Dropout, LogSoftmax, LogSoftmaxGrad, Softmax, SoftmaxGrad
@@ -52,10 +52,13 @@ from test_tensor_ops_torch import (test_cumprod_gradients as _cumprod_gradients,
                                    test_cumsum_gradients as _cumsum_gradients,
                                    test_einsum_gradients as _einsum_gradients,
                                    test_erf_gradients as _erf_gradients,
+                                   test_sin_gradients as _sin_gradients,
+                                   test_write_view_gradients as _write_view_gradients,
+                                   test_cos_gradients as _cos_gradients,
                                    test_softplus_gradients as _softplus_gradients)
 from tinygrad_seq.ops.linalg import Einsum
 from tinygrad_seq.ops.scan import CumProd, CumSum
-from tinygrad_seq.ops.special import Erf, Softplus
+from tinygrad_seq.ops.special import Cos, Erf, Sin, Softplus
 
 
 # ---------------------------------------------------------------- helpers
@@ -504,6 +507,9 @@ PROPERTY_TESTS = {
     CumSum: _cumsum_gradients,
     CumProd: _cumprod_gradients,
     Erf: _erf_gradients,
+    Sin: _sin_gradients,
+    WriteView: _write_view_gradients,
+    Cos: _cos_gradients,
     Softplus: _softplus_gradients,
     Einsum: _einsum_gradients,
 }

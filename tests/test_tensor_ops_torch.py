@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 import tinygrad_seq as ts
 from tinygrad_seq.ops.linalg import Einsum
 from tinygrad_seq.ops.scan import CumProd, CumSum
-from tinygrad_seq.ops.special import Erf, Softplus
+from tinygrad_seq.ops.indexing import WriteView
+from tinygrad_seq.ops.special import Cos, Erf, Sin, Softplus
 
 from strategies import SMOOTH, arrays, as_tuple, grid, ops_in_graph, shapes
 from torch_ref import needs_torch, torch
@@ -106,6 +107,29 @@ def test_erf_gradients(x):
     check(Erf, lambda t: t.erf(), leaf(x))
 
 
+@given(data=st.data())
+def test_write_view_gradients(data):
+    x = data.draw(arrays(shapes(1, 3)), label="x")
+    view, view_of = _draw_view(data.draw, x.ndim, x.shape)
+    v = data.draw(arrays(st.just(view_of(x).shape)), label="v")
+
+    def write(x, v):
+        y = x * 1.5
+        view(y).copy_(v)
+        return y * y             # something that reads the result nonlinearly
+    check(WriteView, write, leaf(x), leaf(v))
+
+
+@given(x=arrays(shapes(), st.floats(-7, 7)))
+def test_sin_gradients(x):
+    check(Sin, lambda t: t.sin(), leaf(x))
+
+
+@given(x=arrays(shapes(), st.floats(-7, 7)))
+def test_cos_gradients(x):
+    check(Cos, lambda t: ts.cos(t), leaf(x))
+
+
 @given(x=arrays(shapes(), grid(0.5)), beta=st.sampled_from([1.0, 2.0, 0.5]),
        threshold=st.sampled_from([20.0, 1.0, None]))
 def test_softplus_gradients(x, beta, threshold):
@@ -157,6 +181,18 @@ def erf_case(draw, dtype):
     return t.erf(), want, [t]
 
 
+def sin_case(draw, dtype):
+    x = draw(arrays(shapes(), st.floats(-10, 10))).astype(dtype)
+    t = _tracked(x, dtype)
+    return t.sin(), np.sin(x), [t]
+
+
+def cos_case(draw, dtype):
+    x = draw(arrays(shapes(), st.floats(-10, 10))).astype(dtype)
+    t = _tracked(x, dtype)
+    return ts.cos(t), np.cos(x), [t]
+
+
 def softplus_case(draw, dtype):
     x = draw(arrays(shapes(), st.floats(-30, 30))).astype(dtype)
     beta = draw(st.sampled_from([1.0, 2.0]))
@@ -173,8 +209,34 @@ def einsum_case(draw, dtype):
     return ts.einsum(equation, *ts_), np.einsum(equation, *xs), ts_
 
 
+def _draw_view(draw, ndim, shape):
+    """A view kind WriteView takes, as (Tensor method, the same on an array)."""
+    kind = draw(st.sampled_from(["index", "reshape", "permute"]))
+    if kind == "index":
+        index = tuple(slice(draw(st.integers(0, n - 1)), n) for n in shape)
+        return (lambda t: t[index]), (lambda a: a[index])
+    if kind == "reshape":
+        return (lambda t: t.reshape(-1)), (lambda a: a.reshape(-1))
+    axes = tuple(reversed(range(ndim)))
+    return (lambda t: t.permute(*axes)), (lambda a: a.transpose(axes))
+
+
+def write_view_case(draw, dtype):
+    """An in-place copy into a view of a non-leaf (the base takes WriteView's history)."""
+    x = draw(arrays(shapes(1, 3))).astype(dtype)
+    view, view_of = _draw_view(draw, x.ndim, x.shape)
+    v = draw(arrays(st.just(view_of(x).shape))).astype(dtype)
+    tx, tv = _tracked(x, dtype), _tracked(v, dtype)
+    y = tx * 1.0
+    view(y).copy_(tv)
+    want = x.copy()
+    view_of(want)[...] = v
+    return y, want, [tx, tv]
+
+
 FORWARD_CASES = {CumSum: cumsum_case, CumProd: cumprod_case, Erf: erf_case,
-                 Softplus: softplus_case, Einsum: einsum_case}
+                 Softplus: softplus_case, Einsum: einsum_case, Sin: sin_case, Cos: cos_case,
+                 WriteView: write_view_case}
 
 
 # ---------------------------------------------------------------- against torch: sorting
@@ -699,3 +761,52 @@ def test_normal_and_bernoulli():
     assert b.dtype == ts.float32 and set(np.unique(b.numpy())) <= {0.0, 1.0}
     assert abs(b.numpy().mean() - 0.25) < 0.03
     assert ts.bernoulli(ts.zeros(5), p=1.0, generator=_Seeded(0)).tolist() == [1.0] * 5
+
+
+# ---------------------------------------------------------------- sin, cos, repeat_interleave
+# (found by tests/conformance: word_language_model's and d2l's PositionalEncoding call
+# torch.sin / torch.cos; d2l's masked_softmax calls torch.repeat_interleave)
+
+@needs_torch
+def test_sin_cos_match_torch_with_integer_inputs():
+    for name in ("sin", "cos"):
+        for x in (np.arange(-3, 4), np.linspace(-5, 5, 11), np.linspace(-5, 5, 11).astype(np.float32)):
+            ours, theirs = getattr(ts, name)(ts.tensor(x)), getattr(torch, name)(torch.tensor(x))
+            assert dtype_name(ours) == dtype_name(theirs)
+            np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
+            np.testing.assert_allclose(getattr(ts.tensor(x), name)().numpy(), theirs.numpy(),
+                                       rtol=1e-6)
+
+
+@needs_torch
+@pytest.mark.parametrize("repeats, dim", [(2, None), (3, 0), (2, 1), ([1, 0, 2], 0),
+                                          ([2], 1), ([0, 1], -1)])
+def test_repeat_interleave_matches_torch(repeats, dim):
+    x = np.arange(6.0).reshape(3, 2)
+    reps_t = torch.tensor(repeats) if isinstance(repeats, list) else repeats
+    reps_o = ts.tensor(repeats) if isinstance(repeats, list) else repeats
+    tx = torch.tensor(x, requires_grad=True)
+    ox = ts.tensor(x, requires_grad=True)
+    ty = torch.repeat_interleave(tx, reps_t, dim=dim)
+    oy = ox.repeat_interleave(reps_o, dim=dim)
+    assert tuple(oy.shape) == tuple(ty.shape)
+    np.testing.assert_array_equal(oy.numpy(), ty.detach().numpy())
+    w = np.random.default_rng(0).standard_normal(tuple(ty.shape))
+    (ty * torch.tensor(w)).sum().backward()
+    (oy * ts.tensor(w)).sum().backward()
+    np.testing.assert_allclose(ox.grad.numpy(), tx.grad.numpy(), rtol=1e-12)
+
+
+@needs_torch
+def test_repeat_interleave_counts_only_and_errors():
+    np.testing.assert_array_equal(ts.repeat_interleave(ts.tensor([2, 0, 3])).numpy(),
+                                  torch.repeat_interleave(torch.tensor([2, 0, 3])).numpy())
+    valid = ts.tensor([3, 1])       # d2l's masked_softmax: one valid length per row
+    np.testing.assert_array_equal(ts.repeat_interleave(valid, 2).numpy(),
+                                  torch.repeat_interleave(torch.tensor([3, 1]), 2).numpy())
+    with pytest.raises(ValueError):
+        ts.zeros(3).repeat_interleave(ts.tensor([1, 2]))
+    with pytest.raises(ValueError):
+        ts.zeros(2).repeat_interleave(ts.tensor([1, -1]))
+    with pytest.raises(TypeError):
+        ts.zeros(2).repeat_interleave(1.5)

@@ -352,3 +352,48 @@ def test_dropout_inplace_writes_into_its_input():
     x = ts.ones(1000) * 1.0
     out = ts.nn.Dropout(0.5, inplace=True)(x)
     assert out is x and 0 < int((x == 0).sum()) < 1000
+
+
+# ---------------------------------------------------------------- IEEE results without warnings
+
+def test_log_of_zero_is_minus_inf_without_a_warning():
+    """torch.log(0) is -inf and log(-1) nan, silently; word_language_model builds its
+    causal mask as torch.log(torch.tril(torch.ones(n, n))) (found by tests/conformance)."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mask = ts.log(ts.tril(ts.ones(3, 3)))
+        y = ts.tensor([-1.0, 0.0]).log()
+    assert mask.tolist() == [[0.0, -np.inf, -np.inf], [0.0, 0.0, -np.inf], [0.0, 0.0, 0.0]]
+    assert np.isnan(y[0].item()) and y[1].item() == -np.inf
+
+
+# ---------------------------------------------------------------- the legacy constructor
+
+@needs_torch
+def test_tensor_class_called_as_torchs_legacy_constructor():
+    """torch.Tensor(data) is always the default float dtype (the char-RNN tutorial's
+    `loss = torch.Tensor([0])`, then `loss += l`); torch.Tensor(2, 3) a shape; ts.tensor
+    infers the dtype (found by tests/conformance)."""
+    for data in ([0], [1, 2], [[1.5, 2.0]], np.arange(3), np.arange(3.0)):
+        ours, theirs = ts.Tensor(data), torch.Tensor(data)
+        assert ours.dtype == ts.float32 and theirs.dtype == torch.float32
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    assert ts.Tensor(2, 3).shape == tuple(torch.Tensor(2, 3).shape) == (2, 3)
+    assert ts.Tensor(7).shape == tuple(torch.Tensor(7).shape) == (7,)
+    assert ts.Tensor().shape == tuple(torch.Tensor().shape) == (0,)
+    assert ts.Tensor().dtype == ts.float32
+    ts.set_default_dtype(ts.float64)
+    try:
+        assert ts.Tensor([0]).dtype == ts.float64
+    finally:
+        ts.set_default_dtype(ts.float32)
+    loss = ts.Tensor([0])
+    w = ts.tensor([2.0], requires_grad=True)
+    loss += (w * 3).sum()
+    loss.backward()
+    assert loss.dtype == ts.float32 and w.grad.tolist() == [3.0]
+    assert ts.tensor([1, 2]).dtype == ts.int64        # ts.tensor keeps inferring
+    assert ts.Tensor([1, 2], dtype=ts.int64).dtype == ts.int64   # ours: dtype= given wins
+    with pytest.raises(TypeError):
+        ts.Tensor(2, "a")

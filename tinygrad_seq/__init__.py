@@ -30,8 +30,10 @@ from .io import load, save  # noqa: E402  (ts.save / ts.load, no pickle)
 from .safetensors_io import (load_safetensors, load_safetensors_metadata,  # noqa: E402
                               save_safetensors)
 from . import decoding, metrics, optim, sparse, word2vec  # noqa: E402
+from . import amp, backends  # noqa: E402  (ts.amp.GradScaler; ts.backends' switches)
 from .torch_functions import (  # noqa: E402,A004  PyTorch's top-level names
     BoolTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor, LongTensor, abs, addmm,
+    cos, repeat_interleave, sin,
     allclose, argmax, argmin, argsort, baddbmm, bernoulli, bmm, clamp, clip, cumprod, cumsum,
     diag, dot, einsum, empty_like, eq, equal, erf, exp, flatten, flip, from_numpy, gather, ge,
     ger, gt, index_select, is_floating_point, is_tensor, isfinite, isinf, isnan, le,

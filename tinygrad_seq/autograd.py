@@ -44,8 +44,23 @@ class Tensor:
     __array_priority__ = 1000       # ndarray (op) Tensor -> Tensor's reflected operator
     __array_ufunc__ = None
 
-    def __init__(self, data, dtype=None, requires_grad=False, device=None):
-        array = as_array(data, dtype, device, copy=True)
+    def __init__(self, *data, dtype=None, requires_grad=False, device=None):
+        """torch.Tensor's legacy constructor: ``Tensor(data)`` copies `data` (a list, a
+        number, an array, a Tensor) into a tensor of the default float dtype, as
+        ``torch.Tensor([0])`` is float32; ``Tensor(2, 3)`` is zeros of that shape,
+        ``Tensor()`` an empty float tensor. ``dtype=`` (ours) keeps another dtype;
+        ``ts.tensor(data)`` infers it from the data."""
+        if dtype is None:
+            dtype = backend.get_default_dtype()
+        data = data or (0,)
+        if len(data) == 1 and not (isinstance(data[0], int) and not isinstance(data[0], bool)):
+            array = as_array(data[0], dtype, device, copy=True)
+        elif all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in data):
+            array = backend.xp(device if device is not None else backend.default_device).zeros(
+                data, dtype=backend.dtype(dtype))
+        else:
+            raise TypeError("Tensor(): give one sequence of data or non-negative int sizes, got "
+                            f"{', '.join(type(d).__name__ for d in data)}")
         self._init(array, None, 0)
         if requires_grad:
             self.requires_grad_(True)

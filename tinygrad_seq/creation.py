@@ -22,7 +22,7 @@ def tensor(data, dtype=None, requires_grad=False, device=None):
     """A new tensor holding a copy of `data` (Python numbers and lists, NumPy or CuPy
     arrays, Tensors). Python floats become the default dtype (float32), Python ints
     int64, bools bool; an array keeps its dtype."""
-    return Tensor(data, dtype=dtype, requires_grad=requires_grad, device=device)
+    return _finish(as_array(data, dtype, device, copy=True), requires_grad)
 
 
 def as_tensor(data, dtype=None, device=None):

@@ -485,10 +485,24 @@ def _not_ours(head, names):
     return f"not a tinygrad_seq save file (no {STRUCTURE!r} member)"
 
 
-def load(path, device=None):
+def load(path, device=None, *, map_location=None, weights_only=None, mmap=None):
     """Load what ``save`` wrote: the same structure with Tensors (on `device`, the
     default device if None) in place of the Tensors and arrays. Never unpickles; raises
-    SerializationError naming the file for anything that is not an intact save."""
+    SerializationError naming the file for anything that is not an intact save.
+
+    torch.load's keywords are accepted: ``map_location`` (a device name or ``ts.device``;
+    the same as `device`), ``weights_only`` (this loader only ever reads data, so any
+    value means what True means in torch) and ``mmap`` (None or False)."""
+    if map_location is not None:
+        if device is not None:
+            raise TypeError("ts.load: give device or map_location, not both")
+        if isinstance(map_location, dict) or callable(map_location):
+            raise TypeError("ts.load: map_location must be a device (a str or ts.device); "
+                            "dicts and functions are not supported, the tensors of a save "
+                            "all go to one device")
+        device = str(map_location)
+    if mmap:
+        raise ValueError("ts.load: mmap=True is not supported")
     device = backend.check_device(device)
     name, fileobj, close = _open_for_reading(path, "ts.load")
     try:

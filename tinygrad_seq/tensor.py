@@ -16,7 +16,7 @@ from .modes import _state, no_grad
 from .errors import DeviceError, DTypeError, OutOfRangeError, ShapeError
 from .ops.elementwise import (Abs, Add, Clip, Div, Exp, Log, Maximum, Minimum, Mul, Neg, Pow,
                               PowScalar, Relu, Sigmoid, Sqrt, Sub, Tanh, Where)
-from .ops.indexing import GetItem, SetItem
+from .ops.indexing import GetItem, SetItem, WriteView
 from .ops.linalg import MatMul
 from .ops.movement import Cast, Cat, Permute, Reshape, Split
 from .ops.nn import LogSoftmax, Softmax
@@ -574,9 +574,83 @@ def _check_inplace(self, op):
     if _state.grad_enabled and self.requires_grad and self._ctx is None:
         raise AutogradError(f"{op}: a leaf tensor that requires grad is used in an in-place "
                             "operation; wrap parameter updates in `with ts.no_grad():`")
-    if _tracks(self) and self._view_of is not None and self._view_of.requires_grad:
-        raise AutogradError(f"{op}: in-place change of a view of a tensor that requires grad "
-                            "is not supported; compute the result out of place")
+    if _tracks(self) and self._view_of is not None and self._view_of.requires_grad \
+            and not _rebasable(self):
+        if _view_step(self) is not None and _leaf_under(self):
+            raise AutogradError(f"{op}: a view of a leaf tensor that requires grad is used in "
+                                "an in-place operation")
+        raise AutogradError(f"{op}: in-place change of this view of a tensor that requires "
+                            "grad is not supported (it is not a slice, reshape or permute "
+                            "of it; torch refuses split's pieces too); compute the result "
+                            "out of place")
+
+
+def _view_step(view):
+    """How the tracked view `view` was made from its base (``_view_of``), as WriteView
+    takes it: ("index", basic index), ("reshape", shape), ("permute", axes); None when
+    unknown or when the two do not share memory (a reshape that copied)."""
+    node, base = view._ctx, view._view_of
+    if node is None or base is None or not node.is_view or not node.inputs \
+            or node.inputs[0] is not base:
+        return None
+    if not backend.array_module(view.array).may_share_memory(view.array, base.array):
+        return None
+    kind = type(node)
+    if kind is GetItem:
+        return ("index", node.index)
+    if kind is Reshape:
+        return ("reshape", tuple(view.shape))
+    if kind is Permute:
+        return ("permute", node.axes)
+    return None              # split's pieces: torch refuses in-place changes of them too
+
+
+def _leaf_under(view):
+    """True when the chain of tracked views under `view` ends at a leaf that requires
+    grad (torch refuses in-place changes through such views too)."""
+    base = view._view_of
+    while base is not None:
+        if base.requires_grad and base._ctx is None:
+            return True
+        base = base._view_of if _view_step(base) is not None else None
+    return False
+
+
+def _rebasable(view):
+    """An in-place change through `view` can be given to its base: a known view of a
+    non-leaf (recursively, when the base is itself such a view)."""
+    base = view._view_of
+    if _view_step(view) is None or base._ctx is None:
+        return False
+    if base._view_of is not None and base._view_of.requires_grad:
+        return _rebasable(base)
+    return True
+
+
+def _view_apply(base, step):
+    kind, arg = step
+    if kind == "index":
+        return GetItem.apply(base, index=arg)
+    if kind == "reshape":
+        return Reshape.apply(base, shape=arg)
+    return Permute.apply(base, axes=arg)
+
+
+def _assign(self, result):
+    """After result's values were written into self: self takes result's history. When
+    self is a view of a tensor in the graph, that tensor becomes "itself with the view
+    replaced by result" (WriteView; recursively down a chain of views) and self the
+    view of its new value, as torch rebases a view's history."""
+    base = self._view_of
+    step = _view_step(self) if base is not None and (base.requires_grad or result.requires_grad) \
+        and _state.grad_enabled else None
+    if step is None:
+        _adopt(self, result)
+        return
+    old_base = Tensor._make(base.array, base._ctx, base._index)   # its history; not read
+    old_base.requires_grad = base.requires_grad
+    _assign(base, WriteView.apply(old_base, result, view=step))
+    _adopt(self, _view_apply(base, step))
 
 
 def _write(self, array, op):
@@ -617,7 +691,7 @@ def _inplace(fn, op, array_op=None):
         if _tracks(self, *args, *kwargs.values()):
             result = fn(_old_value(self), *args, **kwargs)
             _write(self, result.array, op)
-            _adopt(self, result)
+            _assign(self, result)
         elif array_op is not None:
             other = _operand(args[0], self, op)
             _writable(self)
@@ -695,7 +769,7 @@ def _setitem(self, index, value):
     if _tracks(self, value):
         result = SetItem.apply(_old_value(self), value, index=index)
         _write(self, result.array, "setitem")
-        _adopt(self, result)
+        _assign(self, result)
     else:
         try:
             self.array[index] = value.array
@@ -726,7 +800,7 @@ def _copy(self, src):
         if result.shape != self.shape:
             result = _expand(result, self.shape)
         _write(self, result.array, "copy_")
-        _adopt(self, result)
+        _assign(self, result)
         return self
     mod = backend.array_module(self.array)
     self.array[...] = mod.broadcast_to(src.array, self.shape) if src.shape != self.shape else src.array
@@ -792,8 +866,37 @@ def _gather(self, axis, index):
     return _getitem(self, tuple(grids))
 
 
+def _repeat_interleave(self, repeats, dim=None, *, output_size=None):
+    """Each element (or slice along `dim`) repeated `repeats` times in place, as
+    torch: `repeats` an int or a 1-D integer tensor with one count per slice (or one
+    count for all); dim=None flattens first. The gradient of a copy goes to its source
+    (one index_select)."""
+    mod = backend.array_module(self.array)
+    x = self.reshape(-1) if dim is None else self
+    axis = 0 if dim is None else normalize_axes(dim, self.ndim, "repeat_interleave")[0]
+    n = x.shape[axis]
+    counts = repeats.array if isinstance(repeats, Tensor) else repeats
+    if isinstance(counts, bool) or not (isinstance(counts, int) or
+                                        getattr(counts, "dtype", None) is not None and
+                                        counts.dtype.kind in "iu"):
+        raise TypeError("repeat_interleave: repeats must be an int or an integer tensor, got "
+                        f"{type(repeats).__name__}")
+    counts = mod.asarray(counts)
+    if counts.ndim > 1 or (counts.ndim == 1 and counts.shape[0] not in (1, n)):
+        raise ShapeError(f"repeat_interleave: repeats must have the same size as input along "
+                         f"dim {axis} ({n}), got shape {tuple(counts.shape)}")
+    if bool((counts < 0).any()):
+        raise ValueError("repeat_interleave: repeats can not be negative")
+    index = mod.repeat(mod.arange(n), counts.reshape(-1) if counts.ndim else int(counts))
+    if output_size is not None and index.shape[0] != output_size:
+        raise ValueError(f"repeat_interleave: output_size {output_size} does not match the "
+                         f"{index.shape[0]} repeated elements")
+    return _index_select(x, axis, index)
+
+
 Tensor.index_select = _index_select
 Tensor.gather = _gather
+Tensor.repeat_interleave = _repeat_interleave
 
 
 # ---------------------------------------------------------------- dtype and device
@@ -960,7 +1063,7 @@ def stack(tensors, axis=None, *, dim=None):
 from .ops.indexing import IndexAdd  # noqa: E402
 from .ops.linalg import Einsum  # noqa: E402
 from .ops.scan import CumProd, CumSum  # noqa: E402
-from .ops.special import Erf, Softplus  # noqa: E402
+from .ops.special import Cos, Erf, Sin, Softplus  # noqa: E402
 
 SortResult = namedtuple("sort", ["values", "indices"])
 TopkResult = namedtuple("topk", ["values", "indices"])
@@ -1569,6 +1672,16 @@ def _erf(self):
     return Erf.apply(self)
 
 
+def _sin(self):
+    """sin(x) (integers give the default float dtype); dx = dy cos(x)"""
+    return Sin.apply(float_tensor(self, "sin"))
+
+
+def _cos(self):
+    """cos(x) (integers give the default float dtype); dx = -dy sin(x)"""
+    return Cos.apply(float_tensor(self, "cos"))
+
+
 def _softplus(self, beta=1.0, threshold=20.0):
     """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold:
     dx = dy * sigmoid(beta x) (dy above the threshold)"""
@@ -1605,6 +1718,8 @@ def _nan_to_num(self, nan=0.0, posinf=None, neginf=None):
 
 Tensor.rsqrt = _rsqrt
 Tensor.erf = _erf
+Tensor.sin = _sin
+Tensor.cos = _cos
 Tensor.softplus = _softplus
 Tensor.isnan = _isnan
 Tensor.isinf = _isinf
@@ -1694,7 +1809,7 @@ def _new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
     """A new tensor (a copy) of `data` with self's dtype and device unless given."""
     dtype = self.dtype if dtype is None else dtype
     device = self.device if device is None else device
-    return Tensor(data, dtype=dtype, requires_grad=requires_grad, device=device)
+    return Tensor(data, dtype=dtype, requires_grad=requires_grad, device=device)   # dtype given
 
 
 def _type_as(self, other):

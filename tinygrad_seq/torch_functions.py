@@ -9,7 +9,7 @@ other object must have ``rng_for(device)`` returning a NumPy / CuPy random
 """
 from . import backend
 from .autograd import Tensor
-from .creation import tensor, zeros, zeros_like
+from .creation import arange, tensor, zeros, zeros_like
 from .errors import DTypeError, ShapeError
 from .tensor import einsum, tensor_arg  # noqa: F401  (einsum is re-exported)
 
@@ -58,6 +58,26 @@ def sigmoid(input):
 def relu(input):
     """max(x, 0); dx = dy where x > 0"""
     return _t(input, "relu").relu()
+
+
+def sin(input):
+    """sin(x); dx = dy cos(x)"""
+    return _t(input, "sin").sin()
+
+
+def cos(input):
+    """cos(x); dx = -dy sin(x)"""
+    return _t(input, "cos").cos()
+
+
+def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
+    """Elements repeated in place (see Tensor.repeat_interleave); with one integer
+    tensor of counts alone, the indices 0, 1, ... each repeated its count of times."""
+    if repeats is None:
+        counts = _t(input, "repeat_interleave")
+        return arange(counts.shape[0], device=counts.device).repeat_interleave(
+            counts, output_size=output_size)
+    return _t(input, "repeat_interleave").repeat_interleave(repeats, dim, output_size=output_size)
 
 
 def erf(input):

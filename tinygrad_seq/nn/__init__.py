@@ -7,11 +7,11 @@ from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Se
 from .conv import Conv1d
 from .dropout import Dropout
 from .embedding import Embedding
-from .linear import Linear
+from .linear import LazyLinear, Linear, UninitializedParameter
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, CTCLoss, MSELoss, NLLLoss
 from .module import Module, Parameter
 from .normalization import LayerNorm
 from .positional import PositionalEncoding
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
-from .transformer import (TransformerDecoder, TransformerDecoderLayer, TransformerEncoder,
-                          TransformerEncoderLayer)
+from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer,
+                          TransformerEncoder, TransformerEncoderLayer)

@@ -42,7 +42,8 @@ class Embedding(Module):
             if tuple(data.shape) != (self.num_embeddings, self.embedding_dim):
                 raise ShapeError(f"Embedding: _weight has shape {tuple(data.shape)}, expected "
                                  f"({self.num_embeddings}, {self.embedding_dim})")
-            self.weight = Parameter(Tensor(data, dtype=dtype, device=device), requires_grad=not _freeze)
+            self.weight = Parameter(Tensor(data, dtype=data.dtype if dtype is None else dtype,
+                                           device=device), requires_grad=not _freeze)
 
     def reset_parameters(self):
         init.normal_(self.weight)

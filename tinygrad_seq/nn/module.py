@@ -266,12 +266,15 @@ class Module:
                 # tensor that requires grad refuses __array__ (use .detach())
                 raise DTypeError(f"{where}: {key!r}: cannot use a {type(value).__name__} as "
                                  f"a {target.dtype} tensor ({e})") from e
-            if tuple(array.shape) != tuple(target.shape):
+            lazy = hasattr(target, "materialize")    # an UninitializedParameter takes the shape
+            if not lazy and tuple(array.shape) != tuple(target.shape):
                 raise ShapeError(f"{where}: {key!r} has shape {tuple(array.shape)} in the "
                                  f"state dict but {tuple(target.shape)} in the model")
             updates.append((target, array))
         with no_grad():
             for target, array in updates:
+                if hasattr(target, "materialize"):
+                    target.materialize(tuple(array.shape))
                 target.array[...] = array
                 target._version[0] += 1
         return IncompatibleKeys(missing, unexpected)

@@ -306,6 +306,32 @@ class RNNBase(Module):
         for p in self.parameters():
             init.uniform_(p, -bound, bound)
 
+    # torch's names for the weights in layer order, which user code reads (d2l's
+    # init_seq2seq walks `_flat_weights_names`; word_language_model calls
+    # `flatten_parameters()` after loading a state dict)
+    @property
+    def _all_weights(self):
+        """The parameter names per layer and direction, as lists (torch's _all_weights)."""
+        return [list(names) for names in self._names]
+
+    @property
+    def _flat_weights_names(self):
+        """Every parameter name in layer order, one flat list (torch's)."""
+        return [n for names in self._names for n in names]
+
+    @property
+    def _flat_weights(self):
+        return [getattr(self, n) for n in self._flat_weights_names]
+
+    @property
+    def all_weights(self):
+        """The parameters per layer and direction, as lists of Parameters (torch's)."""
+        return [[getattr(self, n) for n in names] for names in self._names]
+
+    def flatten_parameters(self):
+        """A no-op, as torch's is off cuDNN: the weights are always used where they are."""
+        return None
+
     def _check_input(self, input, batch_first):
         name = type(self).__name__
         x = _as_input(input, name)

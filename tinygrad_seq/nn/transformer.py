@@ -1,6 +1,6 @@
 """Transformer blocks with torch.nn's names, parameters and forward signatures:
-TransformerEncoderLayer, TransformerDecoderLayer and their stacks TransformerEncoder,
-TransformerDecoder (Vaswani et al., 2017).
+TransformerEncoderLayer, TransformerDecoderLayer, their stacks TransformerEncoder,
+TransformerDecoder, and the whole encoder-decoder, Transformer (Vaswani et al., 2017).
 
 Post-norm (``norm_first=False``, the paper and PyTorch's default):
     x = norm1(x + dropout1(self_attn(x)));  x = norm2(x + dropout2(ff(x)))
@@ -18,6 +18,7 @@ than PyTorch's NaN.
 import copy
 
 from .. import backend
+from . import init
 from ..checks import (check_nonnegative, check_nonnegative_int, check_positive_int,
                       check_probability)
 from ..functional.activations import gelu, relu
@@ -207,3 +208,67 @@ def generate_square_subsequent_mask(sz, dtype=None, device=None):
     dtype = backend.dtype(dtype) if dtype is not None else backend.get_default_dtype()
     return causal_bias(sz, sz, dtype, device or backend.default_device)
 
+
+
+class Transformer(Module):
+    """torch.nn.Transformer: an encoder (``encoder``: a TransformerEncoder of
+    `num_encoder_layers` layers with a final LayerNorm) and a decoder (``decoder``: a
+    TransformerDecoder with a final LayerNorm), every weight of more than one dim
+    initialised xavier-uniform as torch does. forward(src, tgt, src_mask=None,
+    tgt_mask=None, memory_mask=None, src_key_padding_mask=None,
+    tgt_key_padding_mask=None, memory_key_padding_mask=None, src_is_causal=None,
+    tgt_is_causal=None, memory_is_causal=False) returns the decoder's output.
+    Subclasses may replace ``encoder``/``decoder`` (pytorch/examples'
+    word_language_model puts its output Linear in ``decoder``)."""
+
+    def __init__(self, d_model=512, nhead=8, num_encoder_layers=6, num_decoder_layers=6,
+                 dim_feedforward=2048, dropout=0.1, activation="relu", custom_encoder=None,
+                 custom_decoder=None, layer_norm_eps=1e-5, batch_first=False, norm_first=False,
+                 bias=True, dtype=None, device=None):
+        super().__init__()
+        kw = dict(dtype=dtype, device=device)
+        if custom_encoder is not None:
+            self.encoder = custom_encoder
+        else:
+            layer = TransformerEncoderLayer(d_model, nhead, dim_feedforward, dropout, activation,
+                                            layer_norm_eps, batch_first, norm_first, bias, **kw)
+            self.encoder = TransformerEncoder(layer, num_encoder_layers,
+                                              LayerNorm(d_model, eps=layer_norm_eps, bias=bias,
+                                                        **kw))
+        if custom_decoder is not None:
+            self.decoder = custom_decoder
+        else:
+            layer = TransformerDecoderLayer(d_model, nhead, dim_feedforward, dropout, activation,
+                                            layer_norm_eps, batch_first, norm_first, bias, **kw)
+            self.decoder = TransformerDecoder(layer, num_decoder_layers,
+                                              LayerNorm(d_model, eps=layer_norm_eps, bias=bias,
+                                                        **kw))
+        self._reset_parameters()
+        self.d_model, self.nhead, self.batch_first = d_model, nhead, batch_first
+
+    def _reset_parameters(self):
+        for p in self.parameters():
+            if p.dim() > 1:
+                init.xavier_uniform_(p)
+
+    def forward(self, src, tgt, src_mask=None, tgt_mask=None, memory_mask=None,
+                src_key_padding_mask=None, tgt_key_padding_mask=None,
+                memory_key_padding_mask=None, src_is_causal=None, tgt_is_causal=None,
+                memory_is_causal=False):
+        batch_dim = 0 if self.batch_first else 1
+        if src.dim() == 3 and tgt.dim() == 3 and src.shape[batch_dim] != tgt.shape[batch_dim]:
+            raise ValueError("Transformer: the batch number of src and tgt must be equal")
+        if src.shape[-1] != self.d_model or tgt.shape[-1] != self.d_model:
+            raise ValueError("Transformer: the feature number of src and tgt must be equal to "
+                             "d_model")
+        memory = self.encoder(src, mask=src_mask, src_key_padding_mask=src_key_padding_mask,
+                              is_causal=src_is_causal)
+        return self.decoder(tgt, memory, tgt_mask=tgt_mask, memory_mask=memory_mask,
+                            tgt_key_padding_mask=tgt_key_padding_mask,
+                            memory_key_padding_mask=memory_key_padding_mask,
+                            tgt_is_causal=tgt_is_causal, memory_is_causal=memory_is_causal)
+
+    @staticmethod
+    def generate_square_subsequent_mask(sz, device=None, dtype=None):
+        """The float causal mask (sz, sz): 0 on and below the diagonal, -inf above."""
+        return generate_square_subsequent_mask(sz, dtype=dtype, device=device)

@@ -119,10 +119,16 @@ class PowScalar(Node):
 # ---------------------------------------------------------------- unary functions
 
 class Log(Node):
-    """y = log(x);  dx = dy / x"""
+    """y = log(x);  dx = dy / x
+    (log(0) = -inf and log(-1) = nan silently, as PyTorch: the causal mask
+    ``torch.log(torch.tril(torch.ones(n, n)))`` of word_language_model is built that way)"""
 
     def forward(self, x):
-        return backend.array_module(x).log(float_array(x, "log"))
+        mod = backend.array_module(x)
+        if mod is backend.numpy:
+            with backend.numpy.errstate(divide="ignore", invalid="ignore"):
+                return mod.log(float_array(x, "log"))
+        return mod.log(float_array(x, "log"))
 
     def backward(self, g):
         return (g / self.saved_inputs()[0],)

@@ -96,3 +96,47 @@ class SetItem(Node):
         return gx, gv
 
 
+
+
+# ---------------------------------------------------------------- writing through a view
+
+def view_of_array(a, view):
+    """The view `view` of the array `a`: ("index", basic index), ("reshape", shape) or
+    ("permute", axes), as the view primitives make them (a view, for a C-ordered `a`)."""
+    kind, arg = view
+    if kind == "index":
+        return a[arg]
+    if kind == "reshape":
+        return a.reshape(arg)
+    return a.transpose(arg)
+
+
+def view_of_grad(g, view):
+    """The same view of a gradient, through the view primitive (recorded under
+    create_graph)."""
+    from .movement import Permute, Reshape
+    kind, arg = view
+    if kind == "index":
+        return call(GetItem, g, index=arg)
+    if kind == "reshape":
+        return call(Reshape, g, shape=arg)
+    return call(Permute, g, axes=arg)
+
+
+class WriteView(Node):
+    """y = base with its view `view` replaced by x: an in-place change made through a
+    view of a tensor in the graph gives the tensor this history (PyTorch's CopySlices)
+    dbase = dy with the view's elements zeroed;  dx = view(dy)"""
+    reads_inputs = False
+
+    def forward(self, base, x, view):
+        self.view = view
+        out = base.copy()
+        view_of_array(out, view)[...] = x
+        keep = backend.array_module(base).ones(base.shape, dtype=base.dtype)
+        view_of_array(keep, view)[...] = 0
+        self.keep = keep
+        return out
+
+    def backward(self, g):
+        return (g * self.keep, view_of_grad(g, self.view))

@@ -1,4 +1,4 @@
-"""Special functions as primitives: the error function and softplus."""
+"""Special functions as primitives: the error function, softplus, sine and cosine."""
 import math
 
 from .. import backend
@@ -22,6 +22,28 @@ class Erf(Node):
     def backward(self, g):
         (x,) = self.saved_inputs()
         return (g * call(Exp, -(x * x)) * TWO_OVER_SQRT_PI,)
+
+
+class Sin(Node):
+    """y = sin(x);  dx = dy cos(x)"""
+
+    def forward(self, x):
+        return backend.array_module(x).sin(x)
+
+    def backward(self, g):
+        (x,) = self.saved_inputs()
+        return (g * call(Cos, x),)
+
+
+class Cos(Node):
+    """y = cos(x);  dx = -dy sin(x)"""
+
+    def forward(self, x):
+        return backend.array_module(x).cos(x)
+
+    def backward(self, g):
+        (x,) = self.saved_inputs()
+        return (-(g * call(Sin, x)),)
 
 
 class Softplus(Node):

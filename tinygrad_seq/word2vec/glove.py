@@ -27,6 +27,7 @@ import time
 
 from .. import backend, nn, optim
 from ..autograd import Tensor
+from ..creation import tensor
 from ..errors import SerializationError
 from ..io import load, save
 from . import corpus as C
@@ -181,13 +182,13 @@ class GloVe:
         for name in TABLES:
             table = tables[name]
             setattr(self, name, nn.Embedding(V, table.shape[1], sparse=True,
-                                             _weight=Tensor(table, device=dev)))
+                                             _weight=tensor(table, device=dev)))
         self.optimizer = optim.Adagrad([getattr(self, n).weight for n in TABLES],
                                        lr=self.learning_rate, initial_accumulator_value=1.0)
         if accumulators is not None:
             for name in TABLES:
                 state = self.optimizer.state[getattr(self, name).weight]
-                state["sum"] = Tensor(accumulators[name], device=dev)
+                state["sum"] = tensor(accumulators[name], device=dev)
                 state["step"].array[...] = step
         self._sync_wv()
 
@@ -201,10 +202,10 @@ class GloVe:
         """The part of J over the nonzero entries `entries` (indices into rows/cols),
         recorded for backward."""
         rows, cols, logx, f = (a[entries] for a in self._entries)
-        i, j = Tensor(rows), Tensor(cols)
+        i, j = tensor(rows), tensor(cols)
         diff = (self.w(i) * self.w_tilde(j)).sum(-1) + self.b(i).reshape(-1) \
-            + self.b_tilde(j).reshape(-1) - Tensor(logx)
-        return (Tensor(f) * diff * diff).sum()
+            + self.b_tilde(j).reshape(-1) - tensor(logx)
+        return (tensor(f) * diff * diff).sum()
 
     def step(self, entries):
         """One Adagrad step on the minibatch of nonzero entries `entries` (an integer

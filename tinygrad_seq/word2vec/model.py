@@ -41,7 +41,7 @@ import time
 
 from .. import backend, nn, optim
 from .. import functional as F
-from ..autograd import Tensor
+from ..creation import tensor
 from ..io import load, save
 from . import corpus as C
 from .keyedvectors import KeyedVectors
@@ -240,15 +240,15 @@ class Word2Vec:
         self._cum_table = vocab.cum_table(self.ns_exponent)
         # row V pads the contexts: zero, never updated (padding_idx)
         self.syn0 = nn.Embedding(V + 1, D, padding_idx=V, sparse=True,
-                                 _weight=Tensor(syn0, device=self.device))
-        self.syn1neg = nn.Embedding(V, D, sparse=True, _weight=Tensor(syn1neg, device=self.device))
+                                 _weight=tensor(syn0, device=self.device))
+        self.syn1neg = nn.Embedding(V, D, sparse=True, _weight=tensor(syn1neg, device=self.device))
         params = list(self.syn0.parameters()) + list(self.syn1neg.parameters())
         if self.hs:
             # rows 0..V-2: the inner nodes of the Huffman tree; row V-1 pads the paths
             points, codes, _ = vocab.huffman_tree()
             self._hs_points = backend.to_device(points, self.device)
             self._hs_labels = backend.to_device((1 - codes).astype(np.float32), self.device)
-            self.syn1 = nn.Embedding(V, D, sparse=True, _weight=Tensor(syn1, device=self.device))
+            self.syn1 = nn.Embedding(V, D, sparse=True, _weight=tensor(syn1, device=self.device))
             params += list(self.syn1.parameters())
         else:
             self.syn1 = None
@@ -382,33 +382,33 @@ class Word2Vec:
         dev = self.device
         inputs_d = backend.to_device(inputs, dev)
         targets_d = backend.to_device(targets, dev)
-        inp = Tensor(inputs_d, device=dev)
+        inp = tensor(inputs_d, device=dev)
         if self.sg:
             h = self.syn0(inp)                                     # (m, J, D)
         else:
             h = self.syn0(inp).sum(axis=1, keepdims=True)          # (m, 1, D): pads are 0
             if self.cbow_mean:
                 n = (inputs != len(self.vocab)).sum(axis=1).astype("float32")[:, None, None]
-                h = h + (h * Tensor(1.0 / n - 1.0, device=dev)).detach()   # value: mean
+                h = h + (h * tensor(1.0 / n - 1.0, device=dev)).detach()   # value: mean
         total = None
         if self.negative:
             weight = self._logit_weights(inputs_d, targets_d)
-            u = self.syn1neg(Tensor(targets_d, device=dev))        # (m, 1 + k, D)
+            u = self.syn1neg(tensor(targets_d, device=dev))        # (m, 1 + k, D)
             logits = h @ u.mT                                      # (m, J | 1, 1 + k)
             labels = np.zeros(logits.shape, dtype="float32")
             labels[..., 0] = 1.0
             total = F.binary_cross_entropy_with_logits(
-                logits, Tensor(labels, device=dev), reduction="sum",
-                weight=Tensor(weight, device=dev))
+                logits, tensor(labels, device=dev), reduction="sum",
+                weight=tensor(weight, device=dev))
         if self.hs:
             points, labels, weight = self._hs_targets(inputs_d, targets_d)
-            u = self.syn1(Tensor(points, device=dev))              # (m, L, D)
+            u = self.syn1(tensor(points, device=dev))              # (m, L, D)
             logits = h @ u.mT                                      # (m, J | 1, L)
             xp = backend.array_module(labels)
             labels = xp.broadcast_to(labels[:, None, :], logits.shape).copy()
             hs_loss = F.binary_cross_entropy_with_logits(
-                logits, Tensor(labels, device=dev), reduction="sum",
-                weight=Tensor(weight, device=dev))
+                logits, tensor(labels, device=dev), reduction="sum",
+                weight=tensor(weight, device=dev))
             total = hs_loss if total is None else total + hs_loss
         return total
 
