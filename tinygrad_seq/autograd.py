@@ -291,6 +291,13 @@ class Tensor:
             extra = f", dtype={self.dtype}" + extra
         return f"tensor({body}{extra})"
 
+    def __format__(self, format_spec):
+        """As torch: a zero-dim tensor formats its value (``f"{loss:.4f}"``); any other
+        tensor formats as ``str`` with an empty spec and raises TypeError otherwise."""
+        if self.ndim == 0:
+            return self.item().__format__(format_spec)
+        return object.__format__(self, format_spec)
+
 
 def _dim_index(dim, ndim, op):
     """A dimension number in range(ndim) (negative counts from the end), or PyTorch's
