@@ -41,3 +41,43 @@ def test_format_keeps_the_graph_alone():
     assert f"loss {loss:.3f}" == "loss 6.000"
     loss.backward()
     assert x.grad.item() == 3.0
+
+
+# ---------------------------------------------------------------- Flatten / Unflatten
+
+@needs_torch
+@pytest.mark.parametrize("args", [(), (0,), (1, 2), (0, -2), (2, 3)])
+def test_flatten_module(args):
+    x = np.random.default_rng(0).standard_normal((2, 3, 4, 5)).astype(np.float32)
+    t, m = torch.nn.Flatten(*args), nn.Flatten(*args)
+    assert repr(m) == repr(t)
+    xt, xs = torch.tensor(x, requires_grad=True), ts.tensor(x, requires_grad=True)
+    yt, ys = t(xt), m(xs)
+    assert tuple(ys.shape) == tuple(yt.shape)
+    np.testing.assert_array_equal(ys.numpy(), yt.detach().numpy())
+    w = np.arange(yt.numel(), dtype=np.float32).reshape(tuple(yt.shape))
+    (yt * torch.tensor(w)).sum().backward()
+    (ys * ts.tensor(w)).sum().backward()
+    np.testing.assert_array_equal(xs.grad.numpy(), xt.grad.numpy())
+
+
+@needs_torch
+@pytest.mark.parametrize("dim, sizes", [(1, (2, 6)), (-1, (3, -1)), (1, [4, 3]), (0, (1, 2))])
+def test_unflatten_module(dim, sizes):
+    x = np.arange(24, dtype=np.float32).reshape(2, 12)
+    t, m = torch.nn.Unflatten(dim, sizes), nn.Unflatten(dim, sizes)
+    assert repr(m) == repr(t)
+    xt, xs = torch.tensor(x, requires_grad=True), ts.tensor(x, requires_grad=True)
+    yt, ys = t(xt), m(xs)
+    assert tuple(ys.shape) == tuple(yt.shape)
+    np.testing.assert_array_equal(ys.numpy(), yt.detach().numpy())
+    ys.sum().backward()
+    np.testing.assert_array_equal(xs.grad.numpy(), np.ones_like(x))
+
+
+@needs_torch
+def test_flatten_in_a_sequential_repr():
+    t = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 2), torch.nn.Unflatten(1, (1, 2)))
+    m = nn.Sequential(nn.Flatten(), nn.Linear(12, 2), nn.Unflatten(1, (1, 2)))
+    assert repr(m) == repr(t)
+    assert m.state_dict().keys() == t.state_dict().keys()

@@ -6,6 +6,7 @@ from .attention import AdditiveAttention, MultiheadAttention
 from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .dropout import Dropout
 from .embedding import Embedding
+from .flatten import Flatten, Unflatten
 from .linear import LazyLinear, Linear, UninitializedParameter
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, CTCLoss, MSELoss, NLLLoss
 from .module import Module, Parameter
