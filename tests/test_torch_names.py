@@ -81,3 +81,32 @@ def test_flatten_in_a_sequential_repr():
     m = nn.Sequential(nn.Flatten(), nn.Linear(12, 2), nn.Unflatten(1, (1, 2)))
     assert repr(m) == repr(t)
     assert m.state_dict().keys() == t.state_dict().keys()
+
+
+# ---------------------------------------------------------------- squeeze
+
+@needs_torch
+@pytest.mark.parametrize("shape, dim", [((2, 3), 0), ((2, 3), -1), ((2, 1, 3, 1), (0, 1, 3)),
+                                        ((2, 3), (0, 1)), ((1, 3), 0), ((2, 1), None),
+                                        ((1, 1), (0, -1)), ((), 0), ((), ())])
+def test_squeeze_leaves_dims_that_are_not_one(shape, dim):
+    x = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
+    xt, xs = torch.tensor(x, requires_grad=True), ts.tensor(x, requires_grad=True)
+    args = () if dim is None else (dim,)
+    yt, ys = xt.squeeze(*args), xs.squeeze(*args)
+    assert tuple(ys.shape) == tuple(yt.shape)
+    assert tuple(ts.squeeze(xs, *args).shape) == tuple(torch.squeeze(xt, *args).shape)
+    np.testing.assert_array_equal(ys.detach().numpy(), yt.detach().numpy())
+    (ys * 2).sum().backward()
+    (yt * 2).sum().backward()
+    np.testing.assert_array_equal(xs.grad.numpy(), xt.grad.numpy())
+    zs = ts.tensor(x)
+    assert tuple(zs.squeeze_(*args).shape) == tuple(torch.tensor(x).squeeze_(*args).shape)
+
+
+@needs_torch
+def test_squeeze_out_of_range_still_raises():
+    with pytest.raises(IndexError):
+        torch.ones(2, 3).squeeze(2)
+    with pytest.raises(IndexError, match="squeeze"):
+        ts.ones(2, 3).squeeze(2)

@@ -438,12 +438,8 @@ def _transpose(self, *axes):
 def _squeeze(self, axis=None, *, dim=None):
     axis = _pick(axis, dim, "axis", "dim")
     axes = normalize_axes(axis, self.ndim, "squeeze")
-    if axis is None:
-        axes = tuple(i for i in axes if self.shape[i] == 1)
-    bad = [i for i in axes if self.shape[i] != 1]
-    if bad:
-        raise ShapeError(f"squeeze: axis {bad[0]} has size {self.shape[bad[0]]}, not 1 "
-                         f"(shape {self.shape})")
+    # as torch: a named dim whose size is not 1 is left in place (no error)
+    axes = tuple(i for i in axes if self.shape[i] == 1)
     return _reshape(self, tuple(n for i, n in enumerate(self.shape) if i not in axes))
 
 
