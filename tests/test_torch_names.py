@@ -110,3 +110,29 @@ def test_squeeze_out_of_range_still_raises():
         torch.ones(2, 3).squeeze(2)
     with pytest.raises(IndexError, match="squeeze"):
         ts.ones(2, 3).squeeze(2)
+
+
+# ---------------------------------------------------------------- schedulers take reals
+
+def _scheduled_lrs(lib, make, steps=7):
+    opt = lib.optim.SGD([lib.zeros(1, requires_grad=True)], lr=1.0)
+    sched, lrs = make(lib.optim.lr_scheduler, opt), []
+    for _ in range(steps):
+        opt.step()
+        sched.step()
+        lrs.append(sched.get_last_lr()[0])
+    return lrs
+
+
+@needs_torch
+@pytest.mark.parametrize("make", [
+    lambda L, o: L.StepLR(o, 1.0, gamma=0.95),          # the official tutorial's call
+    lambda L, o: L.StepLR(o, 2.5),
+    lambda L, o: L.StepLR(o, np.float64(2.0), gamma=0.5),
+    lambda L, o: L.LinearLR(o, total_iters=3.0),
+    lambda L, o: L.LinearLR(o, start_factor=0.5, total_iters=2.5),
+    lambda L, o: L.CosineAnnealingLR(o, 2.0),
+], ids=["StepLR-1.0", "StepLR-2.5", "StepLR-np", "LinearLR-3.0", "LinearLR-2.5", "Cosine-2.0"])
+def test_schedulers_take_real_numbers_as_torch(make):
+    want, got = _both(lambda lib: _scheduled_lrs(lib, make))
+    np.testing.assert_allclose(got, want, rtol=1e-12)
