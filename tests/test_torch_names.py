@@ -136,3 +136,104 @@ def _scheduled_lrs(lib, make, steps=7):
 def test_schedulers_take_real_numbers_as_torch(make):
     want, got = _both(lambda lib: _scheduled_lrs(lib, make))
     np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+# ---------------------------------------------------------------- ts.autograd's names
+
+AUTOGRAD_NAMES = ["Function", "set_detect_anomaly", "detect_anomaly", "grad", "backward",
+                  "gradcheck", "gradgradcheck", "no_grad", "enable_grad", "set_grad_enabled",
+                  "inference_mode"]
+
+
+@needs_torch
+@pytest.mark.parametrize("name", AUTOGRAD_NAMES)
+def test_autograd_names(name):
+    assert hasattr(torch.autograd, name)
+    assert callable(getattr(ts.autograd, name))
+
+
+def test_autograd_names_are_the_top_level_ones():
+    import tinygrad_seq.autograd as engine
+    assert engine is ts.autograd
+    assert ts.autograd.Function is ts.Function and ts.autograd.gradcheck is ts.gradcheck
+    assert ts.autograd.grad is ts.grad and ts.autograd.detect_anomaly is ts.detect_anomaly
+
+
+def test_autograd_import_in_a_fresh_interpreter_has_no_cycle():
+    import subprocess
+    import sys
+    code = ("import tinygrad_seq.autograd as A; from tinygrad_seq.autograd import Function, "
+            "backward, gradcheck, set_detect_anomaly; print(A.Function.__name__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "Function"
+
+
+def _custom_cube(lib):
+    class Cube(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x * x
+
+        @staticmethod
+        def backward(ctx, grad):
+            (x,) = ctx.saved_tensors
+            return grad * 3 * x * x
+    x = lib.tensor([0.5, -1.0, 2.0], dtype=lib.float64, requires_grad=True)
+    y = Cube.apply(x)
+    y.sum().backward()
+    ok = lib.autograd.gradcheck(Cube.apply, (lib.tensor([0.3, 1.2], dtype=lib.float64,
+                                                        requires_grad=True),))
+    return y.detach().numpy(), x.grad.numpy(), ok
+
+
+@needs_torch
+def test_autograd_function_and_gradcheck():
+    (yt, gt, okt), (ys, gs, oks) = _both(_custom_cube)
+    np.testing.assert_allclose(ys, yt)
+    np.testing.assert_allclose(gs, gt)
+    assert okt is True and oks is True
+
+
+def _backward_of_two_roots(lib, **kw):
+    a = lib.tensor([1.0, 2.0], requires_grad=True)
+    b = lib.tensor([3.0, -1.0], requires_grad=True)
+    roots = [(a * b).sum(), (a * a)]
+    lib.autograd.backward(roots, [None, lib.tensor([1.0, 0.5])], **kw)
+    return [None if t.grad is None else t.grad.numpy() for t in (a, b)]
+
+
+@needs_torch
+@pytest.mark.parametrize("kw", [{}, {"retain_graph": True}, {"inputs": "b"}])
+def test_autograd_backward(kw):
+    def run(lib):
+        if kw.get("inputs") == "b":
+            a = lib.tensor([1.0, 2.0], requires_grad=True)
+            b = lib.tensor([3.0, -1.0], requires_grad=True)
+            lib.autograd.backward([(a * b).sum()], inputs=[b])
+            return [None if t.grad is None else t.grad.numpy() for t in (a, b)]
+        return _backward_of_two_roots(lib, **kw)
+    want, got = _both(run)
+    for w, g in zip(want, got):
+        assert (w is None) == (g is None)
+        if w is not None:
+            np.testing.assert_allclose(g, w)
+
+
+@needs_torch
+@pytest.mark.filterwarnings("ignore:Anomaly Detection")
+def test_autograd_grad_and_anomaly_switches():
+    for lib in (torch, ts):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        (g,) = lib.autograd.grad((x ** 2).sum(), x)
+        np.testing.assert_allclose(g.numpy(), [2.0, 4.0])
+        lib.autograd.set_detect_anomaly(True)
+        try:
+            assert lib.is_anomaly_enabled()
+        finally:
+            lib.autograd.set_detect_anomaly(False)
+        assert not lib.is_anomaly_enabled()
+        with lib.autograd.detect_anomaly():
+            (x * 3).sum().backward()
+        np.testing.assert_allclose(x.grad.numpy(), [3.0, 3.0])

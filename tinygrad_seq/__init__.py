@@ -6,6 +6,7 @@
     x.grad
 """
 from . import backend
+from . import autograd  # noqa: E402  (ts.autograd: torch.autograd's names, attached below)
 from .autograd import Tensor, grad
 from .size import Size
 from .function import Function, FunctionCtx
@@ -95,5 +96,14 @@ def default_device():
 
 # dtype aliases as torch's (ts.long, ts.float, ...); last, as they shadow builtins here
 long, int, float, double, half = int64, int32, float32, float64, float16  # noqa: A001
+
+# torch.autograd's names on ts.autograd (the engine module), attached last so that the
+# engine imports nothing from the modules built on it
+autograd.Function, autograd.FunctionCtx = Function, FunctionCtx
+autograd.gradcheck, autograd.gradgradcheck = gradcheck, gradgradcheck
+autograd.detect_anomaly, autograd.set_detect_anomaly = detect_anomaly, set_detect_anomaly
+autograd.no_grad, autograd.enable_grad, autograd.set_grad_enabled = (no_grad, enable_grad,
+                                                                      set_grad_enabled)
+autograd.inference_mode = inference_mode
 
 __version__ = "0.1.0"
