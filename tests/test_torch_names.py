@@ -237,3 +237,74 @@ def test_autograd_grad_and_anomaly_switches():
         with lib.autograd.detect_anomaly():
             (x * 3).sum().backward()
         np.testing.assert_allclose(x.grad.numpy(), [3.0, 3.0])
+
+
+# ---------------------------------------------------------------- forward hooks
+
+def _hooked(lib, replace):
+    lib.manual_seed(0)
+    model = lib.nn.Sequential(lib.nn.Linear(3, 4), lib.nn.ReLU(), lib.nn.Linear(4, 2))
+    seen = []
+
+    def pre(module, args):
+        seen.append(("pre", type(module).__name__, len(args), tuple(args[0].shape)))
+        return args[0] * 2 if replace else None
+
+    def post(module, args, output):
+        seen.append(("post", type(module).__name__, tuple(output.shape)))
+        return output + 1 if replace else None
+
+    h1 = model[0].register_forward_pre_hook(pre)
+    h2 = model[2].register_forward_hook(post)
+    x = lib.tensor(np.linspace(-1, 1, 6, dtype=np.float32).reshape(2, 3))
+    y1 = model(x)
+    h1.remove()
+    h2.remove()
+    y2 = model(x)
+    return seen, y1.detach().numpy(), y2.detach().numpy()
+
+
+@needs_torch
+@pytest.mark.parametrize("replace", [False, True])
+def test_forward_hooks_as_torch(replace):
+    (seen_t, y1t, y2t), (seen_s, y1s, y2s) = _both(lambda lib: _hooked(lib, replace))
+    assert seen_s == seen_t
+    # the weights differ (two generators); compare each run with its own unhooked output
+    if replace:
+        assert not np.allclose(y1s, y2s) and not np.allclose(y1t, y2t)
+    else:
+        np.testing.assert_array_equal(y1s, y2s)
+
+
+def test_forward_hook_replacements_and_gradients():
+    lin = nn.Linear(2, 2)
+    x = ts.tensor([[1.0, -2.0]], requires_grad=True)
+    plain = lin(x)
+    h = lin.register_forward_pre_hook(lambda m, args: (args[0] * 3,))
+    g = lin.register_forward_hook(lambda m, args, out: out * 2)
+    y = lin(x)
+    w, b = lin.weight.detach().numpy(), lin.bias.detach().numpy()
+    np.testing.assert_allclose(y.detach().numpy(), 2 * (3 * x.detach().numpy() @ w.T + b),
+                               rtol=1e-6)
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 6 * w.sum(0, keepdims=True), rtol=1e-6)
+    h.remove()
+    g.remove()
+    h.remove()                                    # twice is fine, as torch
+    np.testing.assert_array_equal(lin(x).detach().numpy(), plain.detach().numpy())
+
+
+@needs_torch
+def test_forward_hooks_with_kwargs_and_prepend():
+    def run(lib):
+        order = []
+        m = lib.nn.Identity()
+        m.register_forward_hook(lambda mod, a, out: order.append("first"))
+        m.register_forward_hook(lambda mod, a, out: order.append("prepended"), prepend=True)
+        m.register_forward_pre_hook(lambda mod, a, kw: ((a[0] + 1,), kw), with_kwargs=True)
+        m.register_forward_hook(lambda mod, a, kw, out: out * 10, with_kwargs=True)
+        with m.register_forward_hook(lambda mod, a, out: out - 1):
+            inside = m(lib.tensor([1.0])).item()
+        return order, inside, m(lib.tensor([1.0])).item()
+    want, got = _both(run)
+    assert got == want
