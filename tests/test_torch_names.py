@@ -308,3 +308,151 @@ def test_forward_hooks_with_kwargs_and_prepend():
         return order, inside, m(lib.tensor([1.0])).item()
     want, got = _both(run)
     assert got == want
+
+
+# ---------------------------------------------------------------- top-level and Tensor names
+
+from hypothesis import given, strategies as st  # noqa: E402
+
+from strategies import arrays, shapes  # noqa: E402
+from test_tensor_ops_torch import _tracked, check, compare  # noqa: E402
+from tinygrad_seq.ops.special import Log1p, Rounding  # noqa: E402
+
+
+@given(x=arrays(shapes(), st.floats(-0.9, 5)))
+def test_log1p_gradients(x):
+    check(Log1p, lambda t: t.log1p(), ts.tensor(x, requires_grad=True))
+
+
+@given(x=arrays(shapes(), st.integers(-20, 20)), mode=st.sampled_from(["floor", "ceil", "round"]))
+def test_rounding_gradients(x, mode):
+    x = np.floor(x) + 0.25                        # away from the steps and the halves
+    check(Rounding, lambda t: getattr(t, mode)(), ts.tensor(x, requires_grad=True))
+
+
+def log1p_case(draw, dtype):
+    x = draw(arrays(shapes(), st.floats(-0.9, 5))).astype(dtype)
+    t = _tracked(x, dtype)
+    return t.log1p(), np.log1p(x), [t]
+
+
+def rounding_case(draw, dtype):
+    x = draw(arrays(shapes(), st.floats(-50, 50))).astype(dtype)
+    mode = draw(st.sampled_from(["floor", "ceil", "round"]))
+    t = _tracked(x, dtype)
+    return getattr(t, mode)(), getattr(np, mode)(x), [t]
+
+
+FORWARD_CASES = {Log1p: log1p_case, Rounding: rounding_case}
+
+X = np.array([[0.5, -2.5, 1e-9], [1.5, 3.25, -0.75]])
+
+
+@needs_torch
+@pytest.mark.parametrize("name", ["log1p", "floor", "ceil", "round", "clone"])
+def test_elementwise_names_against_torch(name):
+    x = np.abs(X) if name == "log1p" else X
+    compare(lambda t: getattr(ts, name)(t), lambda t: getattr(torch, name)(t), x)
+    compare(lambda t: getattr(t, name)(), lambda t: getattr(t, name)(), x.astype(np.float32),
+            rtol=1e-6)
+
+
+@needs_torch
+def test_round_decimals_and_integer_rounding():
+    compare(lambda t: ts.round(t, decimals=1), lambda t: torch.round(t, decimals=1), X * 3.3)
+    compare(lambda t: t.floor(), lambda t: t.floor(), np.array([3, -2]), grad=False)
+
+
+@needs_torch
+@pytest.mark.parametrize("args, kwargs", [((), {}), ((0,), {}), ((1,), {"keepdim": True}),
+                                          ((1,), {"unbiased": False}),
+                                          ((), {"dim": 0, "correction": 0})])
+@pytest.mark.parametrize("name", ["std", "var"])
+def test_std_var_top_level(name, args, kwargs):
+    compare(lambda t: getattr(ts, name)(t, *args, **kwargs),
+            lambda t: getattr(torch, name)(t, *args, **kwargs), X)
+
+
+@needs_torch
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_unbind(dim):
+    compare(lambda t: ts.unbind(t, dim), lambda t: torch.unbind(t, dim), X)
+    compare(lambda t: t.unbind(dim), lambda t: t.unbind(dim), X)
+
+
+@needs_torch
+def test_pow_top_level():
+    compare(lambda t: ts.pow(t, 2), lambda t: torch.pow(t, 2), X)
+    compare(lambda t: ts.pow(2.0, t), lambda t: torch.pow(2.0, t), X)
+    compare(lambda a, b: ts.pow(a, b), lambda a, b: torch.pow(a, b), np.abs(X) + 0.1, X)
+
+
+@needs_torch
+@pytest.mark.parametrize("kw", [{}, {"rtol": 0.1}, {"atol": 1.0}, {"equal_nan": True}])
+def test_isclose(kw):
+    a = np.array([1.0, 1.05, np.nan, 2.0, np.inf])
+    b = np.array([1.0, 1.0, np.nan, 3.0, np.inf])
+    compare(lambda x, y: ts.isclose(x, y, **kw), lambda x, y: torch.isclose(x, y, **kw), a, b,
+            grad=False)
+    compare(lambda x, y: x.isclose(y, **kw), lambda x, y: x.isclose(y, **kw), a, b, grad=False)
+
+
+@needs_torch
+def test_one_argument_where():
+    c = np.array([[True, False], [False, True]])
+    got, want = ts.where(ts.tensor(c)), torch.where(torch.tensor(c))
+    assert isinstance(got, tuple) and len(got) == len(want)
+    for g, w in zip(got, want):
+        assert g.dtype == ts.int64
+        np.testing.assert_array_equal(g.numpy(), w.numpy())
+    with pytest.raises(TypeError):
+        ts.where(ts.tensor(c), ts.ones(2, 2))
+
+
+@needs_torch
+def test_multinomial_method():
+    w = ts.tensor([[0.0, 1.0, 0.0], [0.0, 0.0, 2.0]])
+    s = w.multinomial(1)
+    assert s.dtype == ts.int64 and tuple(s.shape) == (2, 1)
+    np.testing.assert_array_equal(s.numpy(), [[1], [2]])
+    r = ts.tensor([0.2, 0.8]).multinomial(5, replacement=True)
+    assert tuple(r.shape) == tuple(torch.tensor([0.2, 0.8]).multinomial(5, True).shape)
+
+
+@needs_torch
+def test_is_cuda_and_small_int_dtypes():
+    assert ts.ones(2).is_cuda is torch.ones(2).is_cuda is False
+    for name in ["uint8", "int8", "int16"]:
+        data = [1, 2, 200] if name == "uint8" else [1, -2, 100]
+        got = ts.tensor(data, dtype=getattr(ts, name))
+        want = torch.tensor(data, dtype=getattr(torch, name))
+        assert str(got.dtype) == str(want.dtype).replace("torch.", "")
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+@needs_torch
+@pytest.mark.parametrize("data, dtype", [([1.5], "float32"), ([1], "int64"), ([1.0], "float64"),
+                                         ([True], "bool"), ([1], "int32"), ([1], "uint8"),
+                                         ([1], "int8"), ([1], "int16"), ([1.0], "float16")])
+def test_type_string(data, dtype):
+    want = torch.tensor(data, dtype=getattr(torch, dtype)).type()
+    got = ts.tensor(data, dtype=getattr(ts, dtype)).type()
+    assert got == want.replace("torch.", "tinygrad_seq."), (got, want)
+
+
+@needs_torch
+@pytest.mark.parametrize("target", ["LongTensor", "FloatTensor", "DoubleTensor", "IntTensor",
+                                    "ByteTensor", "BoolTensor"])
+def test_type_casts_to_a_legacy_constructor(target):
+    x = np.array([1.5, -0.5, 2.0])
+    want = torch.tensor(x).type(getattr(torch, target))
+    for arg in (getattr(ts, target), f"tinygrad_seq.{target}", f"torch.{target}"):
+        got = ts.tensor(x).type(arg)
+        assert str(got.dtype) == str(want.dtype).replace("torch.", ""), arg
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+    assert ts.tensor(x).type(ts.int32).dtype == ts.int32
+
+
+def test_legacy_constructor_of_the_new_types():
+    assert ts.ByteTensor([1, 2]).dtype == ts.uint8 and ts.ShortTensor(2, 3).shape == (2, 3)
+    assert ts.CharTensor([-1]).dtype == ts.int8
