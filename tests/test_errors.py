@@ -52,7 +52,7 @@ def test_broadcast_mismatch_on_tracked_tensors_is_a_shape_error_too():
     (lambda x: x.sum(axis=2), "sum"), (lambda x: x.mean(axis=-3), "mean"),
     (lambda x: x.max(axis=5), "max"), (lambda x: x.argmax(axis=2), "argmax"),
     (lambda x: x.softmax(axis=2), "softmax"), (lambda x: x.transpose(0, 2), "transpose"),
-    (lambda x: x.squeeze(axis=0), "squeeze"), (lambda x: ts.cat([x, x], axis=2), "cat"),
+    (lambda x: x.squeeze(axis=2), "squeeze"), (lambda x: ts.cat([x, x], axis=2), "cat"),
     (lambda x: x.sum(axis=(0, 0)), "sum"), (lambda x: x.permute(0, 0), "permute"),
 ], ids=["sum", "mean", "max", "argmax", "softmax", "transpose", "squeeze", "cat",
         "repeated-axis", "permute"])

@@ -42,6 +42,7 @@ from test_nn_conv import forward_case as conv_forward_case
 from test_nn_embedding import embedding_case
 from test_nn_rnn_primitives import forward_case as rnn_forward_case
 from test_tensor_ops_torch import FORWARD_CASES as TORCH_NAMES_FORWARD_CASES
+from test_torch_names import FORWARD_CASES as MORE_TORCH_NAMES_FORWARD_CASES
 
 
 def tracked(a, dtype):
@@ -322,6 +323,7 @@ FORWARD = {
     CTCLoss: ctc_forward_case,
     **{cls: rnn_forward_case(cls) for cls in (RNNSequence, GRUSequence, LSTMSequence)},
     **TORCH_NAMES_FORWARD_CASES,        # CumSum, CumProd, Erf, Softplus, Einsum, Sin, Cos, WriteView
+    **MORE_TORCH_NAMES_FORWARD_CASES,   # Log1p, Rounding
 }
 
 TOLERANCE = {np.float32: dict(rtol=2e-5, atol=2e-6), np.float64: dict(rtol=1e-12, atol=1e-12)}

@@ -58,7 +58,9 @@ from test_tensor_ops_torch import (test_cumprod_gradients as _cumprod_gradients,
                                    test_softplus_gradients as _softplus_gradients)
 from tinygrad_seq.ops.linalg import Einsum
 from tinygrad_seq.ops.scan import CumProd, CumSum
-from tinygrad_seq.ops.special import Cos, Erf, Sin, Softplus
+from tinygrad_seq.ops.special import Cos, Erf, Log1p, Rounding, Sin, Softplus
+from test_torch_names import (test_log1p_gradients as _log1p_gradients,
+                              test_rounding_gradients as _rounding_gradients)
 
 
 # ---------------------------------------------------------------- helpers
@@ -512,6 +514,8 @@ PROPERTY_TESTS = {
     Cos: _cos_gradients,
     Softplus: _softplus_gradients,
     Einsum: _einsum_gradients,
+    Log1p: _log1p_gradients,            # tests in test_torch_names.py
+    Rounding: _rounding_gradients,
 }
 
 

@@ -6,6 +6,7 @@
     x.grad
 """
 from . import backend
+from . import autograd  # noqa: E402  (ts.autograd: torch.autograd's names, attached below)
 from .autograd import Tensor, grad
 from .size import Size
 from .function import Function, FunctionCtx, once_differentiable
@@ -41,6 +42,9 @@ from .torch_functions import (  # noqa: E402,A004  PyTorch's top-level names
     nan_to_num, narrow, ne, nonzero, norm, normal, numel, outer, permute, prod, randperm, relu,
     reshape, roll, rsqrt, scatter, scatter_add, sigmoid, softmax, sort, sqrt, squeeze, sum,
     swapaxes, swapdims, t, tanh, topk, transpose, tril, triu, unflatten, unsqueeze)
+from .torch_functions import (  # noqa: E402,A004  more of PyTorch's top-level names
+    ByteTensor, CharTensor, ShortTensor, ceil, clone, floor, isclose, log1p, pow, round, std,
+    unbind, var)
 from . import utils  # noqa: E402  (ts.utils.data: Dataset, DataLoader, ...)
 
 bool = bool_  # noqa: A001  ts.bool as in PyTorch
@@ -95,5 +99,16 @@ def default_device():
 
 # dtype aliases as torch's (ts.long, ts.float, ...); last, as they shadow builtins here
 long, int, float, double, half = int64, int32, float32, float64, float16  # noqa: A001
+uint8, int8, int16 = backend.dtype("uint8"), backend.dtype("int8"), backend.dtype("int16")
+short = int16
+
+# torch.autograd's names on ts.autograd (the engine module), attached last so that the
+# engine imports nothing from the modules built on it
+autograd.Function, autograd.FunctionCtx = Function, FunctionCtx
+autograd.gradcheck, autograd.gradgradcheck = gradcheck, gradgradcheck
+autograd.detect_anomaly, autograd.set_detect_anomaly = detect_anomaly, set_detect_anomaly
+autograd.no_grad, autograd.enable_grad, autograd.set_grad_enabled = (no_grad, enable_grad,
+                                                                      set_grad_enabled)
+autograd.inference_mode = inference_mode
 
 __version__ = "0.1.0"

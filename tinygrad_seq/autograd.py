@@ -293,6 +293,13 @@ class Tensor:
             extra = f", dtype={self.dtype}" + extra
         return f"tensor({body}{extra})"
 
+    def __format__(self, format_spec):
+        """As torch: a zero-dim tensor formats its value (``f"{loss:.4f}"``); any other
+        tensor formats as ``str`` with an empty spec and raises TypeError otherwise."""
+        if self.ndim == 0:
+            return self.item().__format__(format_spec)
+        return object.__format__(self, format_spec)
+
 
 def _dim_index(dim, ndim, op):
     """A dimension number in range(ndim) (negative counts from the end), or PyTorch's
@@ -872,3 +879,32 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             g = Tensor._make(g.array)
         result.append(g)
     return tuple(result)
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+    """``torch.autograd.backward``: ``t.backward(g)`` for several roots at once (one
+    pass), accumulating into ``.grad``; with ``inputs``, only into those tensors'."""
+    tensors = [tensors] if isinstance(tensors, Tensor) else list(tensors)
+    if grad_tensors is None:
+        grad_tensors = [None] * len(tensors)
+    elif isinstance(grad_tensors, Tensor):
+        grad_tensors = [grad_tensors]
+    grad_tensors = list(grad_tensors)
+    if len(grad_tensors) != len(tensors):
+        raise ShapeError(f"backward: {len(grad_tensors)} grad_tensors for {len(tensors)} tensors")
+    if retain_graph is None:
+        retain_graph = create_graph
+    if inputs is None:
+        run_backward(tensors, grad_tensors, retain_graph or create_graph, create_graph)
+        return
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    for i, t in enumerate(inputs):
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise AutogradError(f"backward: inputs[{i}] does not require grad")
+    captured = run_backward(tensors, grad_tensors, retain_graph or create_graph, create_graph,
+                            capture={id(t): t for t in inputs})
+    for t in inputs:
+        g = captured.get(id(t))
+        if g is not None:
+            g = g if create_graph else Tensor._make(g.array)
+            t.grad = g if t.grad is None else t.grad + g

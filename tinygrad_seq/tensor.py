@@ -438,12 +438,8 @@ def _transpose(self, *axes):
 def _squeeze(self, axis=None, *, dim=None):
     axis = _pick(axis, dim, "axis", "dim")
     axes = normalize_axes(axis, self.ndim, "squeeze")
-    if axis is None:
-        axes = tuple(i for i in axes if self.shape[i] == 1)
-    bad = [i for i in axes if self.shape[i] != 1]
-    if bad:
-        raise ShapeError(f"squeeze: axis {bad[0]} has size {self.shape[bad[0]]}, not 1 "
-                         f"(shape {self.shape})")
+    # as torch: a named dim whose size is not 1 is left in place (no error)
+    axes = tuple(i for i in axes if self.shape[i] == 1)
     return _reshape(self, tuple(n for i, n in enumerate(self.shape) if i not in axes))
 
 
@@ -937,7 +933,6 @@ Tensor.long = lambda self: _to(self, backend.int64)
 Tensor.int = lambda self: _to(self, backend.int32)
 Tensor.bool = lambda self: _to(self, backend.bool_)
 Tensor.astype = lambda self, dtype: _to(self, dtype=dtype)
-Tensor.type = lambda self, dtype: _to(self, dtype=dtype)
 Tensor.cpu = lambda self: _to(self, device="cpu")
 Tensor.cuda = lambda self: _to(self, device="cuda")
 Tensor.clone = lambda self: _to(self, copy=True)
@@ -994,8 +989,16 @@ def float16_in_float32(fn):
 
 # ---------------------------------------------------------------- functions of several tensors
 
-def where(condition, input, other):
-    """input where condition is True, other elsewhere (differentiable in both)."""
+_NOTHING = object()
+
+
+def where(condition, input=_NOTHING, other=_NOTHING):
+    """input where condition is True, other elsewhere (differentiable in both).
+    ``where(condition)`` alone is ``condition.nonzero(as_tuple=True)``, as torch."""
+    if input is _NOTHING and other is _NOTHING:
+        return tensor_arg(condition, "where").nonzero(as_tuple=True)
+    if input is _NOTHING or other is _NOTHING:
+        raise TypeError("where: give where(condition) or where(condition, input, other)")
     tensors = [t for t in (input, other) if isinstance(t, Tensor)]
     # the device comes from a tensor with axes (a 0-d cpu tensor goes with any device)
     ref = next((t for t in tensors if t.ndim), tensors[0] if tensors else None)
@@ -1063,7 +1066,7 @@ def stack(tensors, axis=None, *, dim=None):
 from .ops.indexing import IndexAdd  # noqa: E402
 from .ops.linalg import Einsum  # noqa: E402
 from .ops.scan import CumProd, CumSum  # noqa: E402
-from .ops.special import Cos, Erf, Sin, Softplus  # noqa: E402
+from .ops.special import Cos, Erf, Log1p, Rounding, Sin, Softplus  # noqa: E402
 
 SortResult = namedtuple("sort", ["values", "indices"])
 TopkResult = namedtuple("topk", ["values", "indices"])
@@ -1848,3 +1851,69 @@ Tensor.type_as = _type_as
 Tensor.stride = _stride
 Tensor.is_contiguous = _is_contiguous
 Tensor.element_size = _element_size
+
+
+# ---------------------------------------------------------------- more of torch's names
+
+def _log1p(self):
+    """log(1 + x), accurate near 0 (the Log1p primitive)."""
+    return Log1p.apply(self)
+
+
+def _rounding(mode):
+    def method(self, *, decimals=0):
+        if decimals and mode != "round":
+            raise TypeError(f"{mode}() got an unexpected keyword argument 'decimals'")
+        return Rounding.apply(self, mode=mode, decimals=decimals)
+    method.__name__ = mode
+    method.__doc__ = f"{mode}(x) elementwise (zero gradient, as torch)."
+    return method
+
+
+def _unbind(self, dim=0):
+    """The slices along `dim`, as a tuple (torch.unbind)."""
+    dim = _one_dim(dim, self.ndim, "unbind")
+    return tuple(self[(slice(None),) * dim + (i,)] for i in range(self.shape[dim]))
+
+
+def _isclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """|x - y| <= atol + rtol |y| elementwise, a bool tensor (no gradient)."""
+    other = _operand(other, self, "isclose")
+    x, y = _promote(self, other)
+    a, b = x.array, y.array
+    mod = backend.array_module(a)
+    return Tensor._make(mod.isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+_TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
+               "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor",
+               "int8": "CharTensor", "uint8": "ByteTensor", "bool": "BoolTensor"}
+
+
+def _type(self, dtype=None, non_blocking=False, **kwargs):
+    """``x.type()``: torch's type string with this package's name
+    ('tinygrad_seq.FloatTensor'; 'tinygrad_seq.cuda.FloatTensor' on the GPU).
+    ``x.type(dtype)``: a cast; a dtype, a legacy constructor (``ts.LongTensor``) or
+    such a type string."""
+    if dtype is None:
+        prefix = "tinygrad_seq.cuda." if self.device != "cpu" else "tinygrad_seq."
+        return prefix + _TYPE_NAMES.get(str(self.dtype), str(self.dtype))
+    if isinstance(dtype, str):
+        name = dtype.rsplit(".", 1)[-1]
+        found = [k for k, v in _TYPE_NAMES.items() if v == name]
+        if found:
+            out = _to(self, dtype=backend.dtype(found[0]))
+            return out.to("cuda") if ".cuda." in dtype else out
+    legacy = getattr(dtype, "legacy_dtype", None)
+    if legacy is not None:
+        dtype = legacy
+    return _to(self, dtype=dtype)
+
+
+Tensor.log1p = _log1p
+Tensor.floor, Tensor.ceil, Tensor.round = (_rounding("floor"), _rounding("ceil"),
+                                           _rounding("round"))
+Tensor.unbind = _unbind
+Tensor.isclose = _isclose
+Tensor.type = _type
+Tensor.is_cuda = property(lambda self: self.device != "cpu")

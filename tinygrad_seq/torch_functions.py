@@ -423,6 +423,7 @@ def _legacy(dtype, name):
             raise TypeError(f"{name}: give a shape (ints) or one sequence of data")
         return tensor(args[0], dtype=dtype, device=device)
     constructor.__name__ = constructor.__qualname__ = name
+    constructor.legacy_dtype = dtype          # x.type(ts.LongTensor) casts to it
     constructor.__doc__ = (f"The legacy constructor ``ts.{name}(data)`` (a {dtype} tensor "
                            f"of the data) or ``ts.{name}(*sizes)`` (zeros of that shape).")
     return constructor
@@ -435,6 +436,9 @@ FloatTensor = _legacy(backend.float32, "FloatTensor")
 DoubleTensor = _legacy(backend.float64, "DoubleTensor")
 HalfTensor = _legacy(backend.float16, "HalfTensor")
 BoolTensor = _legacy(backend.bool_, "BoolTensor")
+ByteTensor = _legacy(backend.dtype("uint8"), "ByteTensor")
+CharTensor = _legacy(backend.dtype("int8"), "CharTensor")
+ShortTensor = _legacy(backend.dtype("int16"), "ShortTensor")
 
 
 # ---------------------------------------------------------------- random
@@ -543,3 +547,64 @@ def bernoulli(input, p=None, *, generator=None):
         raise ValueError("bernoulli: probabilities must be in [0, 1]")
     u = _rng(generator, x.device).random(tuple(x.shape))
     return Tensor._make(mod.asarray(u < probs).astype(x.dtype))
+
+
+# ---------------------------------------------------------------- more of torch's names
+
+def log1p(input):
+    """log(1 + x), accurate near 0; dx = dy / (1 + x)"""
+    return _t(input, "log1p").log1p()
+
+
+def floor(input):
+    """floor(x) (zero gradient)."""
+    return _t(input, "floor").floor()
+
+
+def ceil(input):
+    """ceil(x) (zero gradient)."""
+    return _t(input, "ceil").ceil()
+
+
+def round(input, *, decimals=0):  # noqa: A001
+    """x rounded half to even, to `decimals` places (zero gradient)."""
+    return _t(input, "round").round(decimals=decimals)
+
+
+def pow(input, exponent):  # noqa: A001
+    """input ** exponent (either may be a Python number)."""
+    if isinstance(input, Tensor):
+        return input ** exponent
+    return tensor_arg(exponent, "pow").__rpow__(input)
+
+
+def unbind(input, dim=0):
+    """The slices of `input` along `dim`, a tuple."""
+    return _t(input, "unbind").unbind(dim)
+
+
+def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """|input - other| <= atol + rtol |other|, a bool tensor."""
+    return _t(input, "isclose").isclose(other, rtol=rtol, atol=atol, equal_nan=equal_nan)
+
+
+def var(input, dim=None, *args, **kwargs):
+    """The variance (Bessel's correction unless ``correction=0`` / ``unbiased=False``)."""
+    return _t(input, "var").var(dim, *args, **kwargs)
+
+
+def std(input, dim=None, *args, **kwargs):
+    """The standard deviation (as ``var``)."""
+    return _t(input, "std").std(dim, *args, **kwargs)
+
+
+def clone(input, *, memory_format=None):
+    """A copy that keeps the graph (the gradient flows back to input)."""
+    return _t(input, "clone").clone()
+
+
+def _multinomial_method(self, num_samples, replacement=False, *, generator=None):
+    return multinomial(self, num_samples, replacement, generator=generator)
+
+
+Tensor.multinomial = _multinomial_method

@@ -7,6 +7,7 @@ from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Se
 from .conv import Conv1d
 from .dropout import Dropout
 from .embedding import Embedding
+from .flatten import Flatten, Unflatten
 from .linear import LazyLinear, Linear, UninitializedParameter
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, CTCLoss, MSELoss, NLLLoss
 from .module import Module, Parameter

@@ -15,6 +15,26 @@ from ..errors import DeviceError, DTypeError, ShapeError, TinygradSeqError
 from ..tensor import to_args
 
 
+class RemovableHandle:
+    """What ``register_forward_hook`` returns: ``remove()`` unregisters the hook (also
+    as a context manager, as torch.utils.hooks.RemovableHandle)."""
+    _next_id = 0
+
+    def __init__(self, hooks):
+        self._hooks = hooks
+        self.id = RemovableHandle._next_id
+        RemovableHandle._next_id += 1
+
+    def remove(self):
+        self._hooks.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
 class Parameter(Tensor):
     """A Tensor that a Module registers as trainable (requires grad by default).
     ``Parameter(t)`` shares the array of the Tensor ``t``."""
@@ -367,7 +387,53 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        hooks = self.__dict__.get("_forward_pre_hooks")
+        if hooks:
+            for hook, with_kwargs in list(hooks.values()):
+                if with_kwargs:
+                    result = hook(self, args, kwargs)
+                    if result is not None:
+                        if not (isinstance(result, tuple) and len(result) == 2):
+                            raise RuntimeError("forward pre-hook must return None or a tuple "
+                                               f"of (new_args, new_kwargs), but got {result}.")
+                        args, kwargs = result
+                else:
+                    result = hook(self, args)
+                    if result is not None:
+                        args = result if isinstance(result, tuple) else (result,)
+        output = self.forward(*args, **kwargs)
+        hooks = self.__dict__.get("_forward_hooks")
+        if hooks:
+            for hook, with_kwargs in list(hooks.values()):
+                result = (hook(self, args, kwargs, output) if with_kwargs
+                          else hook(self, args, output))
+                if result is not None:
+                    output = result
+        return output
+
+    def _add_hook(self, store, hook, prepend, with_kwargs):
+        hooks = self.__dict__.get(store)
+        if hooks is None:
+            hooks = OrderedDict()
+            object.__setattr__(self, store, hooks)
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = (hook, bool(with_kwargs))
+        if prepend:
+            hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """As torch: ``hook(module, args)`` runs before ``forward``; a returned value
+        replaces the positional inputs (a non-tuple is wrapped in one). With
+        ``with_kwargs=True``, ``hook(module, args, kwargs)`` may return ``(args, kwargs)``.
+        Returns a handle whose ``remove()`` unregisters the hook."""
+        return self._add_hook("_forward_pre_hooks", hook, prepend, with_kwargs)
+
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """As torch: ``hook(module, args, output)`` runs after ``forward``; a returned
+        value replaces the output. With ``with_kwargs=True`` the hook is called as
+        ``hook(module, args, kwargs, output)``. Returns a handle with ``remove()``."""
+        return self._add_hook("_forward_hooks", hook, prepend, with_kwargs)
 
     def extra_repr(self):
         """The one-line settings shown in repr (``in_features=2, out_features=3``)."""

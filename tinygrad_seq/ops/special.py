@@ -75,3 +75,31 @@ class Softplus(Node):
             return (g * s,)
         linear = self.linear.astype(s.dtype)
         return (g * (s * (1 - linear) + linear),)
+
+
+class Log1p(Node):
+    """y = log(1 + x), accurate for small |x| (backend log1p);  dx = dy / (1 + x)"""
+
+    def forward(self, x):
+        return backend.array_module(x).log1p(float_array(x, "log1p"))
+
+    def backward(self, g):
+        (x,) = self.saved_inputs()
+        return (g / (x + 1.0),)
+
+
+class Rounding(Node):
+    """y = floor(x), ceil(x) or round(x, decimals) (``mode``; round halves to even, as
+    torch);  dx = 0 (the derivative almost everywhere, PyTorch's choice)."""
+
+    def forward(self, x, mode="floor", decimals=0):
+        mod = backend.array_module(x)
+        self.shape = x.shape
+        if x.dtype.kind != "f":
+            return x.copy()                   # integers are their own floor, as torch
+        if mode == "round":
+            return mod.round(x, decimals)
+        return getattr(mod, mode)(x)
+
+    def backward(self, g):
+        return (g * 0.0,)

@@ -9,8 +9,7 @@ to the last bit and schedulers can be stacked on one optimizer.
 import math
 import types
 
-from ..checks import (check_int, check_nonnegative_int, check_positive, check_positive_int,
-                      check_real)
+from ..checks import check_int, check_nonnegative, check_positive, check_real
 from .optimizer import Optimizer
 
 
@@ -114,7 +113,8 @@ class StepLR(LRScheduler):
     """Multiply the lr by gamma every step_size epochs."""
 
     def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
-        self.step_size = check_positive_int(step_size, "step_size", "StepLR")
+        # a real number, as torch (the official tutorial passes step_size=1.0)
+        self.step_size = check_positive(step_size, "step_size", "StepLR")
         self.gamma = check_real(gamma, "gamma", "StepLR")
         super().__init__(optimizer, last_epoch)
 
@@ -168,7 +168,7 @@ class LinearLR(LRScheduler):
     def __init__(self, optimizer, start_factor=1.0 / 3, end_factor=1.0, total_iters=5, last_epoch=-1):
         check_real(start_factor, "start_factor", "LinearLR", 0, 1, low_open=True)
         check_real(end_factor, "end_factor", "LinearLR", 0, 1)
-        total_iters = check_nonnegative_int(total_iters, "total_iters", "LinearLR")
+        total_iters = check_nonnegative(total_iters, "total_iters", "LinearLR")  # real, as torch
         self.start_factor, self.end_factor, self.total_iters = start_factor, end_factor, total_iters
         super().__init__(optimizer, last_epoch)
 
