@@ -171,3 +171,45 @@ def test_speech_ctc_edit_distance_and_features():
     top_two = sorted(np.argsort(bands)[-2:])
     width = sc.RATE / 2 / sc.BANDS
     assert abs(top_two[0] * width - low) < 2 * width and abs(top_two[1] * width - high) < 2 * width
+
+
+def test_trigger_word_quick(tmp_path):
+    out = run_example("trigger_word.py", "--quick", "--out", str(tmp_path / "trigger"),
+                      tmp_path=tmp_path)
+    assert "held-out per-event F1" in out
+    assert "success criterion (held-out per-event F1 >= 0.6): MET" in out
+
+
+def test_trigger_word_labels_and_scoring():
+    """The labels are 8 steps starting one step after a trigger ends; a detection counts
+    once per trigger within 0.5 s after its end, every other crossing is a false positive."""
+    import numpy as np
+    saved_env = dict(os.environ)        # the example sets BLAS thread variables on import
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        import trigger_word as tw
+    finally:
+        sys.path.remove(str(EXAMPLES))
+        os.environ.clear()
+        os.environ.update(saved_env)
+    t = tw.step_times()
+    assert tw.N_STEPS == 197 and t[0] == 0.2 and t[-1] == 10.0 and np.allclose(np.diff(t), 0.05)
+    events = [(1.5, 2.01, True), (3.0, 3.4, False), (6.6, 7.02, True)]   # ends off the grid
+    y = tw.labels(events)
+    ones = np.flatnonzero(y)
+    assert y.sum() == 16 and set(y) == {0, 1}
+    assert t[ones[0]] > 2.06 and t[ones[0] - 1] <= 2.06 and t[ones[7]] <= 2.46 < t[ones[8]]
+    prob = np.zeros(tw.N_STEPS)
+    assert tw.score_clip(prob, events)[:3] == (0, 0, 2)
+    k = lambda time: int(np.argmin(np.abs(t - time)))      # noqa: E731
+    prob[k(2.1):k(2.3)] = 0.9        # the first trigger: found
+    prob[k(2.4)] = 0.6               # a second crossing in its window: false
+    prob[k(5.0)] = 0.5               # nothing there (0.5 counts as crossing): false
+    prob[k(7.6)] = 0.9               # after the second trigger's window: false, and it is missed
+    tp, fp, fn, steps = tw.score_clip(prob, events)
+    assert (tp, fp, fn) == (1, 3, 1) and list(steps) == [k(2.1), k(2.4), k(5.0), k(7.6)]
+    assert tw.f1_score(tp, fp, fn) == 2 / 6 and tw.f1_score(0, 0, 0) == 1.0
+    prob[:] = 1.0                    # above from the start: one crossing, at step 0
+    assert list(tw.detections(prob)) == [0]
+    assert not tw.contains(tw.other_word(np.random.default_rng(0)), tw.TRIGGER)
+    assert tw.contains((0, 1, 3, 2, 4), tw.TRIGGER) and not tw.contains((1, 2, 3), tw.TRIGGER)
