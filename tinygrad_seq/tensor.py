@@ -11,6 +11,7 @@ import operator
 from collections import namedtuple
 
 from . import backend
+from .backend import devices   # devices._cupy: set once CUDA is asked for
 from .autograd import AutogradError, Tensor, as_array
 from .modes import _state, no_grad
 from .errors import DeviceError, DTypeError, OutOfRangeError, ShapeError
@@ -37,7 +38,7 @@ def _pick(value, alias, name, alias_name, default=None):
 def _check_devices(a, b, op):
     """Tensors of one op share a device, except that a 0-d cpu tensor (a Python scalar
     made a tensor) goes with any, as in PyTorch."""
-    if backend._cupy is not None:
+    if devices._cupy is not None:
         da, db = a.device, b.device
         if da != db and not (da == "cpu" and a.ndim == 0) and not (db == "cpu" and b.ndim == 0):
             raise DeviceError(f"{op}: tensors on two devices, {da} and {db}; move one with .to()")
@@ -49,7 +50,7 @@ def _operand(x, like, op):
     scalars become scalars of the dtype NumPy gives `like` op scalar (weak scalars:
     float32 tensor * 2.0 stays float32)."""
     if isinstance(x, Tensor):
-        if backend._cupy is not None:
+        if devices._cupy is not None:
             _check_devices(like, x, op)
         return x
     kind = type(x)
@@ -97,7 +98,7 @@ def tensor_arg(x, op, name="input", like=None):
     pass, NumPy/CuPy arrays and nested lists are wrapped (arrays without a copy) on
     `like`'s device; anything else is a TypeError naming `op` and `name`."""
     if isinstance(x, Tensor):
-        if like is not None and backend._cupy is not None:
+        if like is not None and devices._cupy is not None:
             _check_devices(like, x, op)
         return x
     try:
@@ -109,7 +110,7 @@ def tensor_arg(x, op, name="input", like=None):
 
 def _binary(cls, op):
     def forward(self, other):
-        if type(other) is Tensor and backend._cupy is None:   # the common case, inlined
+        if type(other) is Tensor and devices._cupy is None:   # the common case, inlined
             if self.array.dtype is other.array.dtype:
                 return cls.apply(self, other)
         else:
