@@ -41,7 +41,7 @@ from .. import backend
 from ..autograd import Node, Tensor, call
 from ..errors import ShapeError
 from .movement import Cat
-from .reduce import grad_like
+from .broadcast import grad_like
 
 
 # ---------------------------------------------------------------- shared pieces
