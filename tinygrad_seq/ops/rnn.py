@@ -114,15 +114,6 @@ def time_steps(T, reverse):
     return [(t, t, t + 1) for t in range(T)]
 
 
-def _sigmoid_(a, mod):
-    """a = sigmoid(a) in place, as 0.5 + 0.5 tanh(a / 2): one transcendental per
-    element and nothing that overflows."""
-    a *= 0.5
-    mod.tanh(a, out=a)
-    a *= 0.5
-    a += 0.5
-
-
 def _project(x, w_ih, biases, dtype, hh_bias_columns=None):
     """x W_ih^T + b_ih + b_hh for all steps as one (T*N, I) x (I, G*H) product:
     a new (T, N, G*H) array. ``hh_bias_columns`` limits which columns get b_hh (the
@@ -437,7 +428,7 @@ class GRUSequence(Node):
             if reset_after:
                 hh = h @ w_hh.T
                 a[:, :2 * H] += hh[:, :2 * H]
-                _sigmoid_(a[:, :2 * H], mod)
+                backend.sigmoid(a[:, :2 * H], out=a[:, :2 * H])
                 if b_n is None:
                     u[...] = hh[:, 2 * H:]
                 else:
@@ -445,7 +436,7 @@ class GRUSequence(Node):
                 a[:, 2 * H:] += a[:, :H] * u
             else:
                 a[:, :2 * H] += h @ w_rz_t
-                _sigmoid_(a[:, :2 * H], mod)
+                backend.sigmoid(a[:, :2 * H], out=a[:, :2 * H])
                 mod.multiply(a[:, :H], h, out=u)
                 a[:, 2 * H:] += u @ w_n_t
             cand = a[:, 2 * H:]
@@ -597,10 +588,10 @@ class LSTMSequence(Node):
         for t, p, n in time_steps(T, reverse):
             a = A[t]
             a += S[p] @ w_hh_t
-            _sigmoid_(a[:, :2 * H], mod)
+            backend.sigmoid(a[:, :2 * H], out=a[:, :2 * H])
             g = a[:, 2 * H:3 * H]
             mod.tanh(g, out=g)
-            _sigmoid_(a[:, 3 * H:], mod)
+            backend.sigmoid(a[:, 3 * H:], out=a[:, 3 * H:])
             c = C[n]
             mod.multiply(a[:, H:2 * H], C[p], out=c)
             c += a[:, :H] * g
