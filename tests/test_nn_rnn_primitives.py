@@ -1,4 +1,4 @@
-"""The fused recurrent primitives of ops/rnn.py (RNNSequence, GRUSequence, LSTMSequence):
+"""The fused recurrent primitives of ops/rnn/ (RNNSequence, GRUSequence, LSTMSequence):
 
 - the notes' formulas written out in plain NumPy (``numpy_layer``; also used by
   test_nn_rnn.py), with the stacked matrices of the notes built from weight_hh and

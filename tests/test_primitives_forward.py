@@ -534,6 +534,26 @@ def test_sigmoid_is_stable_for_huge_float64_inputs():
     assert np.isfinite(x.grad.numpy()).all()
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_the_sigmoid_kernel_in_place_on_a_slice_matches_the_whole_array(dtype):
+    """backend.sigmoid(v, out=v) on gate slices (the fused LSTM/GRU steps): the same
+    values as on the whole array, and nothing outside the slice touched. Rows of 4
+    elements (an LSTM with hidden_size=1) give a 16-byte stride, where NumPy 2.4's
+    float32 negative writes a strided out wrongly."""
+    cases = [((4, 10), np.s_[:, 3:]), ((4, 10), np.s_[:, :2]), ((4, 10), np.s_[:, ::3]),
+             ((4, 10), np.s_[1:, 7:]), ((6, 4), np.s_[:, 3:]), ((6, 4), np.s_[:, :2]),
+             ((24,), np.s_[::4])]
+    for shape, part in cases:
+        a = (np.arange(np.prod(shape)).reshape(shape) / 4 - 3).astype(dtype)
+        whole = backend.sigmoid(a)
+        b = a.copy()
+        backend.sigmoid(b[part], out=b[part])
+        np.testing.assert_array_equal(b[part], whole[part])
+        untouched = np.ones(shape, bool)
+        untouched[part] = False
+        np.testing.assert_array_equal(b[untouched], a[untouched])
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
 def test_softmax_and_logsumexp_are_stable_for_large_inputs(dtype):
     x = np.array([[1000.0, 1000.0, 990.0], [-1000.0, -1001.0, -1000.0]], dtype)

@@ -131,7 +131,7 @@ def test_scaling_negation_zeroing_and_add_to():
 def test_add_to_equals_add_at_for_any_chunking_and_repeats(case, chunk_rows, alpha, coalesced, table_dtype):
     """The chunked update (repeats within and across chunks, float64 values into a
     float32 table) gives what np.add.at gives."""
-    from tinygrad_seq import backend as sparse_module   # the kernel: backend.add_scaled_rows
+    from tinygrad_seq.backend import row_sparse as sparse_module   # the kernel: add_scaled_rows
     g, idx, values = case
     if coalesced:
         g = g.coalesce()

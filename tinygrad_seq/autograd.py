@@ -119,6 +119,7 @@ class Tensor:
 
     @property
     def ndim(self):
+        """The number of dimensions."""
         return self.array.ndim
 
     def dim(self):
@@ -140,18 +141,22 @@ class Tensor:
 
     @property
     def dtype(self):
+        """The dtype of the elements (NumPy's dtype object, ``ts.float32`` etc.)."""
         return self.array.dtype
 
     @property
     def device(self):
+        """Where the data is: "cpu" (a NumPy array) or "cuda" (a CuPy array)."""
         return backend.device_of(self.array)
 
     @property
     def is_leaf(self):
+        """True unless the tensor is the output of a recorded op (then grad_fn is its node)."""
         return self._ctx is None
 
     @property
     def grad_fn(self):
+        """The graph node that made this tensor, or None for a leaf."""
         return self._ctx
 
     @property
@@ -195,12 +200,14 @@ class Tensor:
         return func(*_to_host(args), **_to_host(kwargs))
 
     def item(self):
+        """The value of a one-element tensor as a Python number."""
         if self.array.size != 1:
             raise ShapeError(f"item: only a tensor with one element converts to a Python "
                              f"number, got shape {self.shape}")
         return self.array.item()
 
     def tolist(self):
+        """The values as nested Python lists (a Python number for a 0-d tensor)."""
         return backend.to_numpy(self.array).tolist()
 
     def __float__(self):
@@ -229,6 +236,8 @@ class Tensor:
         return t
 
     def requires_grad_(self, requires_grad=True):
+        """Start (or stop) recording operations on this leaf for autograd, in place;
+        only float tensors can require grad. Returns self."""
         if requires_grad and not backend.is_float(self.array.dtype):
             raise DTypeError(f"requires_grad_: only floating tensors can require grad, "
                              f"got {self.dtype}")

@@ -20,7 +20,7 @@ differentiated). Who consumes it: ``optim.SGD`` and ``optim.SparseAdam`` update 
 the touched rows; ``clip_grad_norm_`` / ``clip_grad_value_`` work on the values.
 It implements the gradient protocol of sparse_grad.py (``isinstance(g, SparseGrad)``
 is the one test; ``g.is_sparse`` is True, as in PyTorch); its array kernels are in
-backend.py (``add_scaled_rows``, ``coalesce_rows``).
+backend/row_sparse.py (``add_scaled_rows``, ``coalesce_rows``).
 """
 from . import backend
 from .autograd import Tensor

@@ -11,7 +11,7 @@ interface below, so that the engine and the optimizers test one thing,
   only; it stays sparse in ``.grad`` (``kept_in_grad = True``) for the optimizers.
 
 Their array kernels (add at an index, scatter-add scaled rows, coalesce) live in
-backend.py, one per device.
+backend/kernels.py and backend/row_sparse.py, one per device.
 """
 
 

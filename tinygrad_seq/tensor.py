@@ -11,6 +11,7 @@ import operator
 from collections import namedtuple
 
 from . import backend
+from .backend import devices   # devices._cupy: set once CUDA is asked for
 from .autograd import AutogradError, Tensor, as_array
 from .modes import _state, no_grad
 from .errors import DeviceError, DTypeError, OutOfRangeError, ShapeError
@@ -34,10 +35,25 @@ def _pick(value, alias, name, alias_name, default=None):
     return default if value is None else value
 
 
+def _doc_of(primitive):
+    """A primitive's docstring, its formula (Max and Min share their base class's)."""
+    return next(c.__doc__ for c in primitive.__mro__ if c.__doc__)
+
+
+def _formula(primitive):
+    """Give a method the docstring of the primitive it applies, the formula of its
+    forward and backward (``help(x.tanh)`` shows ``y = tanh(x);  dx = dy * (1 - y^2)``).
+    Set once at import: the method itself is a plain function."""
+    def with_doc(fn):
+        fn.__doc__ = _doc_of(primitive)
+        return fn
+    return with_doc
+
+
 def _check_devices(a, b, op):
     """Tensors of one op share a device, except that a 0-d cpu tensor (a Python scalar
     made a tensor) goes with any, as in PyTorch."""
-    if backend._cupy is not None:
+    if devices._cupy is not None:
         da, db = a.device, b.device
         if da != db and not (da == "cpu" and a.ndim == 0) and not (db == "cpu" and b.ndim == 0):
             raise DeviceError(f"{op}: tensors on two devices, {da} and {db}; move one with .to()")
@@ -49,7 +65,7 @@ def _operand(x, like, op):
     scalars become scalars of the dtype NumPy gives `like` op scalar (weak scalars:
     float32 tensor * 2.0 stays float32)."""
     if isinstance(x, Tensor):
-        if backend._cupy is not None:
+        if devices._cupy is not None:
             _check_devices(like, x, op)
         return x
     kind = type(x)
@@ -97,7 +113,7 @@ def tensor_arg(x, op, name="input", like=None):
     pass, NumPy/CuPy arrays and nested lists are wrapped (arrays without a copy) on
     `like`'s device; anything else is a TypeError naming `op` and `name`."""
     if isinstance(x, Tensor):
-        if like is not None and backend._cupy is not None:
+        if like is not None and devices._cupy is not None:
             _check_devices(like, x, op)
         return x
     try:
@@ -109,7 +125,7 @@ def tensor_arg(x, op, name="input", like=None):
 
 def _binary(cls, op):
     def forward(self, other):
-        if type(other) is Tensor and backend._cupy is None:   # the common case, inlined
+        if type(other) is Tensor and devices._cupy is None:   # the common case, inlined
             if self.array.dtype is other.array.dtype:
                 return cls.apply(self, other)
         else:
@@ -126,6 +142,8 @@ def _binary(cls, op):
             return NotImplemented
         return cls.apply(*_promote(other, self))
     forward.__name__, reflected.__name__ = f"__{op}__", f"__r{op}__"
+    forward.__doc__ = _doc_of(cls)
+    reflected.__doc__ = f"other {op} self, the operands swapped. " + _doc_of(cls)
     return forward, reflected
 
 
@@ -190,6 +208,10 @@ Tensor.matmul = Tensor.__matmul__
 
 
 def _pow(self, exponent):
+    """self ** exponent: a Python number goes to PowScalar (int ** 0.5 is a float
+    tensor), a tensor to Pow.
+    PowScalar: y = x ** p;  dx = dy * p * x ** (p - 1)
+    Pow: y = a ** b;  da = dy * b * a ** (b - 1),  db = dy * y * log(a)"""
     if type(exponent) in (int, float):
         if type(exponent) is float and self.array.dtype.kind not in "fc":
             self = _cast(self, backend.get_default_dtype())    # int ** 0.5 is float32
@@ -198,14 +220,32 @@ def _pow(self, exponent):
 
 
 def _rpow(self, base):
+    """base ** self (a number or tensor raised to this tensor's power); see __pow__."""
     return Pow.apply(*_promote(_operand(base, self, "pow"), self))
 
 
 Tensor.__pow__ = Tensor.pow = _pow
 Tensor.__rpow__ = _rpow
-Tensor.__neg__ = Tensor.neg = lambda self: Neg.apply(self)
-Tensor.__abs__ = Tensor.abs = lambda self: Abs.apply(self)
-Tensor.__pos__ = lambda self: self
+
+
+@_formula(Neg)
+def _neg(self):
+    return Neg.apply(self)
+
+
+@_formula(Abs)
+def _abs(self):
+    return Abs.apply(self)
+
+
+def _pos(self):
+    """+self: self itself."""
+    return self
+
+
+Tensor.__neg__ = Tensor.neg = _neg
+Tensor.__abs__ = Tensor.abs = _abs
+Tensor.__pos__ = _pos
 
 
 def _untracked(fn_name, op):
@@ -216,6 +256,8 @@ def _untracked(fn_name, op):
         other = _operand(other, self, op)
         return Tensor._make(getattr(self.array, fn_name)(other.array))
     method.__name__ = fn_name
+    method.__doc__ = (f"The elementwise {fn_name} of self and other (NumPy's), a new tensor "
+                      "that is never tracked: comparisons give bool, the others integers.")
     return method
 
 
@@ -223,11 +265,24 @@ for _name in ("lt", "le", "gt", "ge", "eq", "ne", "and", "or", "xor", "floordiv"
     setattr(Tensor, f"__{_name}__", _untracked(f"__{_name}__", _name))
 for _name in ("and", "or", "xor", "floordiv", "mod"):
     setattr(Tensor, f"__r{_name}__", _untracked(f"__r{_name}__", _name))
-Tensor.__invert__ = lambda self: Tensor._make(~self.array)
-Tensor.__hash__ = lambda self: id(self)
+
+
+def _invert(self):
+    """~self: bitwise not (logical not of a bool tensor), not tracked."""
+    return Tensor._make(~self.array)
+
+
+def _hash(self):
+    """Tensors hash by identity (== is elementwise), so they can be dict keys."""
+    return id(self)
+
+
+Tensor.__invert__ = _invert
+Tensor.__hash__ = _hash
 
 
 def _logical_not(self):
+    """True where self is zero (False), a new bool tensor; not tracked."""
     return Tensor._make(self.array == 0)
 
 
@@ -236,27 +291,58 @@ Tensor.logical_not = _logical_not
 
 # ---------------------------------------------------------------- elementwise functions
 
-Tensor.exp = lambda self: Exp.apply(self)
-Tensor.log = lambda self: Log.apply(self)
-Tensor.sqrt = lambda self: Sqrt.apply(self)
-Tensor.tanh = lambda self: Tanh.apply(self)
-Tensor.sigmoid = lambda self: Sigmoid.apply(self)
-Tensor.relu = lambda self: Relu.apply(self)
+@_formula(Exp)
+def _exp(self):
+    return Exp.apply(self)
+
+
+@_formula(Log)
+def _log(self):
+    return Log.apply(self)
+
+
+@_formula(Sqrt)
+def _sqrt(self):
+    return Sqrt.apply(self)
+
+
+@_formula(Tanh)
+def _tanh(self):
+    return Tanh.apply(self)
+
+
+@_formula(Sigmoid)
+def _sigmoid(self):
+    return Sigmoid.apply(self)
+
+
+@_formula(Relu)
+def _relu(self):
+    return Relu.apply(self)
+
+
+Tensor.exp, Tensor.log, Tensor.sqrt = _exp, _log, _sqrt
+Tensor.tanh, Tensor.sigmoid, Tensor.relu = _tanh, _sigmoid, _relu
 
 
 def _square(self):
+    """self * self:  y = x ** 2;  dx = dy * 2 x"""
     return PowScalar.apply(self, p=2)
 
 
 def _maximum(self, other):
+    """The elementwise maximum of self and other. Ties split the gradient evenly."""
     return Maximum.apply(*_promote(self, _operand(other, self, "maximum")))
 
 
 def _minimum(self, other):
+    """The elementwise minimum of self and other. Ties split the gradient evenly."""
     return Minimum.apply(*_promote(self, _operand(other, self, "minimum")))
 
 
 def _clip(self, min=None, max=None):
+    """self limited to [min, max] (either may be None; tensors go through maximum /
+    minimum):  y = min(max(x, min), max);  dx = dy where min <= x <= max, else 0"""
     if min is None and max is None:
         raise TypeError("clip: give at least one of min and max")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
@@ -291,14 +377,14 @@ def _reduction(cls, name):
         keepdims = bool(_pick(keepdims, keepdim, "keepdims", "keepdim", False))
         return cls.apply(self, axis=axis, keepdims=keepdims)
     method.__name__ = name
+    method.__doc__ = (f"{name} over `axis` (``dim``; None: all), keeping the reduced axes "
+                      f"as size 1 with ``keepdims`` (``keepdim``).\n" + _doc_of(cls))
     return method
 
 
 Tensor.sum = _reduction(Sum, "sum")
 Tensor.amax = _reduction(Max, "amax")
 Tensor.amin = _reduction(Min, "amin")
-Tensor.amax.__doc__ = Max.__doc__
-Tensor.amin.__doc__ = Min.__doc__
 
 # what max(dim) / min(dim) return, as torch.return_types.max / .min
 MaxResult = namedtuple("max", ["values", "indices"])
@@ -341,6 +427,8 @@ Tensor.logsumexp = _reduction(LogSumExp, "logsumexp")
 
 
 def _mean(self, axis=None, keepdims=None, *, dim=None, keepdim=None):
+    """The mean over `axis` (``dim``; None: all); integers give the default float dtype,
+    float16 sums in float32.  y = sum(x, axis) / n;  dx = dy / n, broadcast"""
     axis = _pick(axis, dim, "axis", "dim")
     keepdims = bool(_pick(keepdims, keepdim, "keepdims", "keepdim", False))
     if self.array.dtype == backend.float16:     # the sum overflows before the division
@@ -366,6 +454,8 @@ def _var(self, axis=None, keepdims=None, correction=None, *, dim=None, keepdim=N
 
 
 def _std(self, *args, **kwargs):
+    """The standard deviation, sqrt(var(...)), with var's arguments (correction=1 by
+    default)."""
     if self.array.dtype == backend.float16:     # a variance above 65504 has a finite root
         return in_float32(_std, self, *args, **kwargs)
     return _var(self, *args, **kwargs).sqrt()
@@ -387,15 +477,28 @@ def _arg(fn_name):
         out = getattr(self.array, fn_name)(axis=axis, keepdims=keepdims)
         return Tensor._make(backend.array_module(self.array).asarray(out, dtype=backend.int64))
     method.__name__ = fn_name
+    method.__doc__ = (f"The int64 index of the {fn_name[3:]} along `axis` (``dim``; None: of "
+                      "the flattened tensor); the first one among ties. Not differentiable.")
     return method
 
 
 Tensor.argmax = _arg("argmax")
 Tensor.argmin = _arg("argmin")
-Tensor.any = lambda self, axis=None, keepdims=False: Tensor._make(
-    backend.array_module(self.array).asarray(self.array.any(axis=axis, keepdims=keepdims)))
-Tensor.all = lambda self, axis=None, keepdims=False: Tensor._make(
-    backend.array_module(self.array).asarray(self.array.all(axis=axis, keepdims=keepdims)))
+
+
+def _any(self, axis=None, keepdims=False):
+    """Whether any element along `axis` (None: all) is nonzero, a bool tensor."""
+    return Tensor._make(
+        backend.array_module(self.array).asarray(self.array.any(axis=axis, keepdims=keepdims)))
+
+
+def _all(self, axis=None, keepdims=False):
+    """Whether every element along `axis` (None: all) is nonzero, a bool tensor."""
+    return Tensor._make(
+        backend.array_module(self.array).asarray(self.array.all(axis=axis, keepdims=keepdims)))
+
+
+Tensor.any, Tensor.all = _any, _all
 
 
 # ---------------------------------------------------------------- shapes
@@ -410,6 +513,8 @@ def _shape_args(shape, op):
 
 
 def _reshape(self, *shape):
+    """The same elements in a new shape (sizes or one tuple); self when the shape is
+    unchanged.  y = reshape(x, shape);  dx = reshape(dy, x.shape)"""
     shape = _shape_args(shape, "reshape")
     if shape == self.shape:
         return self
@@ -417,6 +522,8 @@ def _reshape(self, *shape):
 
 
 def _permute(self, *axes):
+    """The axes reordered (sizes or one tuple).  y = x.transpose(axes);
+    dx = dy.transpose(argsort(axes))"""
     return Permute.apply(self, axes=_shape_args(axes, "permute"))
 
 
@@ -436,6 +543,7 @@ def _transpose(self, *axes):
 
 
 def _squeeze(self, axis=None, *, dim=None):
+    """Without the size-1 axes (`axis`/``dim``: only those, each of which must have size 1)."""
     axis = _pick(axis, dim, "axis", "dim")
     axes = normalize_axes(axis, self.ndim, "squeeze")
     # as torch: a named dim whose size is not 1 is left in place (no error)
@@ -444,6 +552,7 @@ def _squeeze(self, axis=None, *, dim=None):
 
 
 def _unsqueeze(self, axis=None, *, dim=None):
+    """A new axis of size 1 at position `axis` (``dim``; -1: last)."""
     axis = _pick(axis, dim, "axis", "dim")
     if axis is None:
         raise TypeError("unsqueeze: missing axis")
@@ -455,6 +564,7 @@ def _unsqueeze(self, axis=None, *, dim=None):
 
 
 def _flatten(self, start_dim=0, end_dim=-1):
+    """Axes start_dim..end_dim (inclusive) merged into one; a 0-d tensor gives shape (1,)."""
     if self.ndim == 0:
         return _reshape(self, (1,))
     s, e = start_dim % self.ndim, end_dim % self.ndim
@@ -489,12 +599,44 @@ Tensor.squeeze = _squeeze
 Tensor.unsqueeze = _unsqueeze
 Tensor.flatten = _flatten
 Tensor.expand = Tensor.broadcast_to = _expand
-Tensor.T = property(lambda self: Permute.apply(self, axes=tuple(range(self.ndim))[::-1]))
-Tensor.mT = property(lambda self: _transpose(self, -2, -1))
-Tensor.swapaxes = lambda self, a, b: _transpose(self, a, b)
-Tensor.contiguous = lambda self: self
-Tensor.expand_as = lambda self, other: _expand(self, other.shape)
-Tensor.reshape_as = Tensor.view_as = lambda self, other: _reshape(self, other.shape)
+
+
+def _T(self):  # noqa: N802  Tensor.T
+    """The axes reversed (x.T of a matrix is its transpose).
+    y = x.transpose(axes);  dx = dy.transpose(argsort(axes))"""
+    return Permute.apply(self, axes=tuple(range(self.ndim))[::-1])
+
+
+def _mT(self):  # noqa: N802  Tensor.mT
+    """The last two axes swapped (a batch of matrices transposed)."""
+    return _transpose(self, -2, -1)
+
+
+def _swapaxes(self, a, b):
+    """Axes a and b swapped (transpose(a, b))."""
+    return _transpose(self, a, b)
+
+
+def _contiguous(self):
+    """self: the arrays are always usable as they are."""
+    return self
+
+
+def _expand_as(self, other):
+    """self broadcast to other's shape (expand(other.shape))."""
+    return _expand(self, other.shape)
+
+
+def _reshape_as(self, other):
+    """self in other's shape (reshape(other.shape))."""
+    return _reshape(self, other.shape)
+
+
+Tensor.T, Tensor.mT = property(_T), property(_mT)
+Tensor.swapaxes = _swapaxes
+Tensor.contiguous = _contiguous
+Tensor.expand_as = _expand_as
+Tensor.reshape_as = Tensor.view_as = _reshape_as
 
 
 def _split_bounds(size, split_size_or_sections, op):
@@ -705,6 +847,8 @@ def _inplace(fn, op, array_op=None):
             _write(self, result.array, op)
         return self
     method.__name__ = op
+    method.__doc__ = (f"In place: self becomes {op[:-1]}(self, ...), with the "
+                      f"history of that op when tracked; returns self.\n" + (fn.__doc__ or ""))
     return method
 
 
@@ -780,6 +924,7 @@ Tensor.__setitem__ = _setitem
 
 
 def _fill(self, value):
+    """Every element set to `value` in place; returns self."""
     _check_inplace(self, "fill_")
     self.array[...] = value
     self._version[0] += 1
@@ -810,19 +955,30 @@ def _random_dtype(dtype):
 
 
 def _uniform(self, low=0.0, high=1.0, *, generator=None):
+    """Filled in place with draws from U(low, high) (the framework's generator of the
+    device, or `generator`); returns self."""
     gen = backend.rng(self.device, generator)
     draw = gen.random(self.shape, dtype=_random_dtype(self.dtype))
     return _copy(self, Tensor._make((draw * (high - low) + low).astype(self.dtype, copy=False)))
 
 
 def _normal(self, mean=0.0, std=1.0, *, generator=None):
+    """Filled in place with draws from N(mean, std^2) (the framework's generator of the
+    device, or `generator`); returns self."""
     gen = backend.rng(self.device, generator)
     draw = gen.standard_normal(self.shape, dtype=_random_dtype(self.dtype))
     return _copy(self, Tensor._make((draw * std + mean).astype(self.dtype, copy=False)))
 
 
 Tensor.fill_ = _fill
-Tensor.zero_ = lambda self: _fill(self, 0)
+
+
+def _zero(self):
+    """Every element set to 0 in place; returns self."""
+    return _fill(self, 0)
+
+
+Tensor.zero_ = _zero
 Tensor.copy_ = _copy
 Tensor.uniform_ = _uniform
 Tensor.normal_ = _normal
@@ -830,10 +986,12 @@ Tensor.normal_ = _normal
 
 # ---------------------------------------------------------------- nn functions on tensors
 
+@_formula(Softmax)
 def _softmax(self, axis=None, *, dim=None):
     return Softmax.apply(self, axis=_pick(axis, dim, "axis", "dim", -1))
 
 
+@_formula(LogSoftmax)
 def _log_softmax(self, axis=None, *, dim=None):
     return LogSoftmax.apply(self, axis=_pick(axis, dim, "axis", "dim", -1))
 
@@ -926,16 +1084,63 @@ def _to(self, *args, dtype=None, device=None, copy=False):
 
 
 Tensor.to = _to
-Tensor.float = lambda self: _to(self, backend.float32)
-Tensor.double = lambda self: _to(self, backend.float64)
-Tensor.half = lambda self: _to(self, backend.float16)
-Tensor.long = lambda self: _to(self, backend.int64)
-Tensor.int = lambda self: _to(self, backend.int32)
-Tensor.bool = lambda self: _to(self, backend.bool_)
-Tensor.astype = lambda self, dtype: _to(self, dtype=dtype)
-Tensor.cpu = lambda self: _to(self, device="cpu")
-Tensor.cuda = lambda self: _to(self, device="cuda")
-Tensor.clone = lambda self: _to(self, copy=True)
+
+
+def _float(self):
+    """self as float32 (self when it is already)."""
+    return _to(self, backend.float32)
+
+
+def _double(self):
+    """self as float64 (self when it is already)."""
+    return _to(self, backend.float64)
+
+
+def _half(self):
+    """self as float16 (self when it is already)."""
+    return _to(self, backend.float16)
+
+
+def _long(self):
+    """self as int64 (self when it is already)."""
+    return _to(self, backend.int64)
+
+
+def _int(self):
+    """self as int32 (self when it is already)."""
+    return _to(self, backend.int32)
+
+
+def _bool(self):
+    """self as bool (self when it is already)."""
+    return _to(self, backend.bool_)
+
+
+def _astype(self, dtype):
+    """self as `dtype` (to(dtype=dtype))."""
+    return _to(self, dtype=dtype)
+
+
+def _cpu(self):
+    """self on the CPU (self when it is there)."""
+    return _to(self, device="cpu")
+
+
+def _cuda(self):
+    """self on the GPU (self when it is there)."""
+    return _to(self, device="cuda")
+
+
+def _clone(self):
+    """A copy with its own memory, differentiable (its gradient flows to self)."""
+    return _to(self, copy=True)
+
+
+Tensor.float, Tensor.double, Tensor.half = _float, _double, _half
+Tensor.long, Tensor.int, Tensor.bool = _long, _int, _bool
+Tensor.astype = _astype
+Tensor.cpu, Tensor.cuda = _cpu, _cuda
+Tensor.clone = _clone
 
 
 def float_tensor(x, op):
@@ -1916,4 +2121,11 @@ Tensor.floor, Tensor.ceil, Tensor.round = (_rounding("floor"), _rounding("ceil")
 Tensor.unbind = _unbind
 Tensor.isclose = _isclose
 Tensor.type = _type
-Tensor.is_cuda = property(lambda self: self.device != "cpu")
+
+
+def _is_cuda(self):
+    """True when the tensor is on the GPU."""
+    return self.device != "cpu"
+
+
+Tensor.is_cuda = property(_is_cuda)

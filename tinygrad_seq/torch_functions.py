@@ -607,4 +607,7 @@ def _multinomial_method(self, num_samples, replacement=False, *, generator=None)
     return multinomial(self, num_samples, replacement, generator=generator)
 
 
+_multinomial_method.__doc__ = multinomial.__doc__
+
+
 Tensor.multinomial = _multinomial_method

@@ -3,7 +3,7 @@
 sequences, stacked layers, both directions).
 
 Every module runs one fused primitive per layer and direction
-(``ops/rnn.py``: RNNSequence, GRUSequence, LSTMSequence; a cell is a sequence of one
+(``ops/rnn/``: RNNSequence, GRUSequence, LSTMSequence; a cell is a sequence of one
 step) unless it is built with ``fused=False`` (or the attribute is set later), which
 runs the same computation composed from Tensor primitives, step by step: slower, but
 every gate is a node you can see in the graph (``ts.viz.to_dot``).

@@ -17,7 +17,7 @@ import math
 from .. import backend
 from ..autograd import Node, call
 from ..backend import float_array
-from .reduce import Exp
+from .elementwise import Exp
 
 _A = (0.9754769393826545, -0.1422612051037136, 0.010035582187599822,
       -0.0005768764699767445, 2.7419931252252584e-05, -1.104317550672236e-06,

@@ -6,7 +6,7 @@ from .. import backend
 from ..autograd import Node, Tensor, call
 from ..errors import DTypeError
 from ..indexed_grad import IndexedGrad
-from .reduce import grad_like
+from .broadcast import grad_like
 
 
 def _is_basic(index):

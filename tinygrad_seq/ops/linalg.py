@@ -5,7 +5,7 @@ from .. import backend
 from ..autograd import Node, Tensor, call
 from ..errors import DTypeError, ShapeError
 from .movement import Permute
-from .reduce import grad_like
+from .broadcast import grad_like
 
 
 def _swap_last(t):

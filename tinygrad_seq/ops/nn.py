@@ -6,7 +6,8 @@ overflow float16 on long axes otherwise), as PyTorch on the CPU."""
 from .. import backend
 from ..autograd import Node, call
 from ..backend import float_array
-from .reduce import Exp, float16, float32, is_half, normalize_axes
+from .elementwise import Exp
+from .reduce import float16, float32, is_half, normalize_axes
 
 
 def _axis(axis, ndim, op):

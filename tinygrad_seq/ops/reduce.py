@@ -10,6 +10,8 @@ a float16 sum overflows at 65504, so a mean of 1,000 values of 100 would be inf.
 from .. import backend
 from ..autograd import Node, call
 from ..errors import OutOfRangeError, ShapeError
+from .broadcast import grad_like, sum_to  # noqa: F401  (grad_like: for older imports)
+from .elementwise import Exp
 
 float16, float32 = backend.float16, backend.float32
 
@@ -69,27 +71,6 @@ class Sum(Node):
         return (call(Expand, g.reshape(self.kept), shape=self.in_shape),)
 
 
-def sum_to(g, shape):
-    """Sum a gradient over the axes that broadcasting added or stretched, so that it
-    has `shape` again (the backward of NumPy broadcasting)."""
-    shape = tuple(shape)
-    if g.shape == shape:
-        return g
-    lead = g.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape)
-                                      if n == 1 and g.shape[i + lead] != 1)
-    out = g.sum(axis=axes, keepdims=True) if axes else g
-    return out.reshape(shape) if out.shape != shape else out
-
-
-def grad_like(g, t):
-    """The gradient `g` summed to the shape of tensor `t` and cast to its dtype (mixed
-    float32/float64 ops give float64 gradients to float32 inputs otherwise)."""
-    if g.shape != t.shape:
-        g = sum_to(g, t.shape)
-    return g if g.dtype == t.dtype else g.astype(t.dtype)
-
-
 class _Extremum(Node):
     """y = max (or min) of x over axis.
     dx = dy where x equals the extremum, split evenly between ties (so the gradient of
@@ -141,18 +122,6 @@ class Var(Node):
         # n - correction <= 0: IEEE's 2 / 0 = inf (nan where centred is 0), as PyTorch
         scale = 2.0 / self.denominator if self.denominator else float("inf")
         return (g.reshape(self.kept) * centred * scale,)
-
-
-class Exp(Node):
-    """y = exp(x);  dx = dy * y   (here because logsumexp's backward needs it)"""
-    reads_inputs = False
-    reads_outputs = True
-
-    def forward(self, x):
-        return backend.array_module(x).exp(backend.float_array(x, "exp"))
-
-    def backward(self, g):
-        return (g * self.saved_output(),)
 
 
 class LogSumExp(Node):

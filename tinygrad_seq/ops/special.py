@@ -6,7 +6,7 @@ from ..autograd import Node, call
 from ..backend import float_array
 from .activations import erf
 from .elementwise import Sigmoid
-from .reduce import Exp
+from .elementwise import Exp
 
 TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
