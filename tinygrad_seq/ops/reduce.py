@@ -90,6 +90,14 @@ def grad_like(g, t):
     return g if g.dtype == t.dtype else g.astype(t.dtype)
 
 
+def grad_to(g, shape, dtype):
+    """grad_like for an input known by its shape and dtype only (what a rule that does
+    not read the input's values saves in forward)."""
+    if g.shape != shape:
+        g = sum_to(g, shape)
+    return g if g.dtype == dtype else g.astype(dtype)
+
+
 class _Extremum(Node):
     """y = max (or min) of x over axis.
     dx = dy where x equals the extremum, split evenly between ties (so the gradient of
