@@ -186,3 +186,16 @@ def test_memory_stays_flat_over_2000_composed_lstm_training_steps():
     finally:
         tracemalloc.stop()
     assert growth < 50_000, growth
+
+
+@pytest.mark.skipif(ts.backend.default_device != "cpu", reason="tracemalloc sees host memory")
+def test_the_notes_lstm_cell_from_primitives_holds_near_its_floor():
+    import sys, os
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "benchmarks"))
+    import protocol
+    params, x, y = protocol.notes_problem(n_x=64, n_a=128, m=32, T=10)
+    ours = protocol.notes_ts_runner(params, x, y)
+    floor = protocol.notes_numpy_runner(params, x, y)
+    for g, w in zip(ours(), floor()):
+        np.testing.assert_allclose(g, w, rtol=2e-3, atol=2e-4 * np.abs(w).max())
+    assert _peak(ours) <= 1.3 * _peak(floor)
