@@ -2,7 +2,9 @@
 
 A Tensor holds an array (``data``) and, when it was computed from tensors that require
 grad, the node that made it (``grad_fn``). A node is one call of a primitive: it
-remembers its input tensors and whatever its backward rule needs. ``backward()`` sorts
+remembers where its inputs came from (their nodes, or the leaves) and what its backward
+rule reads, nothing more (an input whose values the rule does not read is not kept, so
+its memory goes as soon as the program drops it). ``backward()`` sorts
 the nodes reachable from the output (iteratively: no recursion, so a 10,000-step
 chain works), walks them from the output back to the leaves, asks each for the
 gradients of its inputs, and adds those up per tensor. That is all of reverse mode:
