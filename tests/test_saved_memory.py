@@ -3,6 +3,8 @@ their arrays) only for primitives that read input values (``reads_inputs``); the
 keep their parents, where each gradient goes (``edges``) and the shapes/dtypes they
 need. Composed models then hold about what a hand-written NumPy step holds."""
 import gc
+import os
+import sys
 import tracemalloc
 import weakref
 
@@ -12,6 +14,8 @@ import pytest
 import tinygrad_seq as ts
 import tinygrad_seq.functional as F
 from tinygrad_seq import nn, reference_engine
+
+BENCHMARKS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks")
 
 
 def _alive(t):
@@ -135,8 +139,8 @@ def _peak(step):
 
 
 def test_composed_lstm_step_holds_near_the_floor():
-    import sys, os
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "benchmarks"))
+    if BENCHMARKS not in sys.path:
+        sys.path.insert(0, BENCHMARKS)
     import numpy_rnn
     T, N, I, H = 20, 32, 64, 128
     rng = np.random.default_rng(0)
@@ -190,12 +194,12 @@ def test_memory_stays_flat_over_2000_composed_lstm_training_steps():
 
 @pytest.mark.skipif(ts.backend.default_device != "cpu", reason="tracemalloc sees host memory")
 def test_the_notes_lstm_cell_from_primitives_holds_near_its_floor():
-    import sys, os
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "benchmarks"))
-    import protocol
-    params, x, y = protocol.notes_problem(n_x=64, n_a=128, m=32, T=10)
-    ours = protocol.notes_ts_runner(params, x, y)
-    floor = protocol.notes_numpy_runner(params, x, y)
+    if BENCHMARKS not in sys.path:
+        sys.path.insert(0, BENCHMARKS)
+    import notes_lstm
+    params, x, y = notes_lstm.problem(n_x=64, n_a=128, m=32, T=10)
+    ours = notes_lstm.ts_runner(params, x, y)
+    floor = notes_lstm.numpy_runner(params, x, y)
     for g, w in zip(ours(), floor()):
         np.testing.assert_allclose(g, w, rtol=2e-3, atol=2e-4 * np.abs(w).max())
     assert _peak(ours) <= 1.3 * _peak(floor)
