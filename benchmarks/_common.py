@@ -81,32 +81,33 @@ def load_line(when):
         return f"load average {when}: unknown"
 
 
-def _calibrate(fn, min_time, sync_fn):
+def _calibrate(fn, min_time, sync_fn, clock=time.perf_counter):
     """Loop count so that one repeat of `fn` lasts about `min_time` seconds."""
     number = 1
     while True:
-        t0 = time.perf_counter()
+        t0 = clock()
         for _ in range(number):
             fn()
         sync_fn()
-        dt = time.perf_counter() - t0
+        dt = clock() - t0
         if dt >= min_time / 2 or number >= 1 << 20:
             break
         number *= 2 if dt > 0 else 10
     return max(1, int(number * min_time / max(dt, 1e-9)))
 
 
-def _one_repeat(fn, number, sync_fn):
+def _one_repeat(fn, number, sync_fn, clock=time.perf_counter):
     fn()                            # one untimed call first: after another function ran,
     sync_fn()                       # the first call may pay for the allocator's state
-    t0 = time.perf_counter()
+    t0 = clock()
     for _ in range(number):
         fn()
     sync_fn()
-    return (time.perf_counter() - t0) / number
+    return (clock() - t0) / number
 
 
-def measure_many(fns, repeats=7, min_time=0.2, sync_fns=None, number=None, gc_off=True):
+def measure_many(fns, repeats=7, min_time=0.2, sync_fns=None, number=None, gc_off=True,
+                 clock=time.perf_counter):
     """timeit-style timing of several functions: warm up each, pick a loop count per
     function so that one repeat lasts about `min_time` seconds, then run the repeats
     interleaved (repeat 1 of every function, then repeat 2, ...) so that a burst of
@@ -114,7 +115,10 @@ def measure_many(fns, repeats=7, min_time=0.2, sync_fns=None, number=None, gc_of
     with one untimed call (large NumPy arrays are madvised to huge pages, and the first
     page faults after another function freed its arrays can stall). Returns
     {name: median seconds per call}. `sync_fns[name]` is called before each clock read
-    (GPU work). Like timeit, the garbage collector is off while timing (gc_off)."""
+    (GPU work). Like timeit, the garbage collector is off while timing (gc_off).
+    `clock=time.thread_time` counts the CPU time of this thread only: on a machine
+    shared with busy neighbours it leaves out the time spent waiting for a core (CPU
+    code only; a GPU's work is not counted)."""
     sync_fns = sync_fns or {}
     noop = (lambda: None)
     numbers = {}
@@ -122,7 +126,7 @@ def measure_many(fns, repeats=7, min_time=0.2, sync_fns=None, number=None, gc_of
         s = sync_fns.get(name, noop)
         fn()
         s()                         # warm-up (allocations, caches, lazy imports)
-        numbers[name] = number or _calibrate(fn, min_time, s)
+        numbers[name] = number or _calibrate(fn, min_time, s, clock)
     times = {name: [] for name in fns}
     was_enabled = gc.isenabled()
     if gc_off:
@@ -130,7 +134,8 @@ def measure_many(fns, repeats=7, min_time=0.2, sync_fns=None, number=None, gc_of
     try:
         for _ in range(repeats):
             for name, fn in fns.items():
-                times[name].append(_one_repeat(fn, numbers[name], sync_fns.get(name, noop)))
+                times[name].append(_one_repeat(fn, numbers[name], sync_fns.get(name, noop),
+                                               clock))
     finally:
         if was_enabled:
             gc.enable()

@@ -18,7 +18,10 @@ Columns, all in microseconds per op (the workload's time / its op count):
   torch ...         the same for PyTorch (skipped when torch is not importable)
   ts/torch f+b      ratio of the two fwd+bwd columns
 
-Run:  python benchmarks/bench_overhead.py [--repeats 7] [--quick] [--gc] [--profile]
+Run:  python benchmarks/bench_overhead.py [--repeats 7] [--quick] [--gc] [--cpu-time] [--profile]
+(--cpu-time: each column timed in this thread's CPU time, not the wall clock; on a
+shared machine with busy neighbours the wall clock of microsecond ops moves by 2x from
+run to run, the CPU time by about 10%.)
 With TINYGRAD_SEQ_DEVICE=cuda tinygrad_seq runs on the GPU (the clock is read after a
 device synchronize), NumPy stays NumPy and PyTorch runs on --torch-device (cpu).
 """
@@ -26,6 +29,7 @@ import _common  # noqa: F401  (first: pins BLAS threads, puts the repo on sys.pa
 
 import argparse
 import cProfile
+import time
 import io
 import pstats
 
@@ -141,7 +145,8 @@ def run_workload(name, args, size, torch_device):
             syncs[k] = (lambda: torch_sync(torch_device))
 
     res = measure_many(fns, repeats=args.repeats, min_time=args.min_time, sync_fns=syncs,
-                       gc_off=not args.gc)
+                       gc_off=not args.gc,
+                       clock=time.thread_time if args.cpu_time else time.perf_counter)
     res["ops"] = n_ops
     res["_ts_fwd_bwd_fn"] = ts_fwd_bwd
     return res
@@ -160,6 +165,10 @@ def main():
     p.add_argument("--torch-device", default="cpu", help="PyTorch's device (default cpu)")
     p.add_argument("--gc", action="store_true",
                    help="keep Python's garbage collector on while timing (timeit turns it off)")
+    p.add_argument("--cpu-time", action="store_true",
+                   help="time with this thread's CPU time (time.thread_time), not the wall "
+                        "clock: on a busy shared machine the time spent waiting for a core "
+                        "is left out (CPU only)")
     p.add_argument("--profile", action="store_true",
                    help="also run tinygrad_seq fwd+bwd under cProfile and print the top entries")
     args = p.parse_args()
@@ -170,7 +179,8 @@ def main():
     print(machine_line())
     print(f"tensors ({args.size}, {args.size}) float32; median of {args.repeats} repeats; "
           f"us per op = workload time / op count; gc {'on' if args.gc else 'off'} while timing "
-          f"(as timeit); repeats interleaved across columns; tinygrad_seq on {DEVICE}"
+          f"(as timeit); repeats interleaved across columns; "
+          f"{'thread CPU time' if args.cpu_time else 'wall clock'}; tinygrad_seq on {DEVICE}"
           + (f", torch on {args.torch_device}" if torch is not None else ""))
     cols = [c for c in COLUMNS if torch is not None or not c.startswith("torch")]
     headers = ["workload (ops)"] + [c + " us/op" for c in cols] + ["ts/numpy f+b"]

@@ -6,14 +6,16 @@ input does not require grad, as in a first layer):
   LSTM small   N=32, I=64,  H=128, T=50
   LSTM medium  N=64, I=256, H=512, T=100
   GRU small    N=32, I=64,  H=128, T=50   (PyTorch's GRU: reset_after=True)
+  GRU medium   N=64, I=256, H=512, T=100
 
 Rows (ms per training step, medians; the ratio to the NumPy floor):
   tinygrad_seq fused      nn.LSTM / nn.GRU: one fused primitive per layer and direction
   tinygrad_seq composed   the same modules with fused=False: every gate a graph node
   NumPy floor             numpy_rnn.py: hand-written forward and hand-derived BPTT
   PyTorch                 torch.nn.LSTM / GRU (when installed)
-and the peak memory of one LSTM medium step (tracemalloc: NumPy's arrays and Python's
-objects; PyTorch's allocations are not traced, so it has none) against the floor's.
+and the peak memory of one LSTM medium and one GRU medium step (tracemalloc: NumPy's
+arrays and Python's objects; PyTorch's allocations are not traced, so it has none)
+against the floor's. (protocol.py times the same steps as a user's loop runs them.)
 
 Run:  python benchmarks/bench_rnn.py [--repeats 7] [--quick] [--cases lstm_small,...]
 """
@@ -31,7 +33,7 @@ import tinygrad_seq as ts
 from tinygrad_seq import nn
 
 CASES = {"lstm_small": ("LSTM", 32, 64, 128, 50), "lstm_medium": ("LSTM", 64, 256, 512, 100),
-         "gru_small": ("GRU", 32, 64, 128, 50)}
+         "gru_small": ("GRU", 32, 64, 128, 50), "gru_medium": ("GRU", 64, 256, 512, 100)}
 NAMES = ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"]
 
 
@@ -162,17 +164,18 @@ def main():
                          f"{res[label] * 1e3:.1f}", f"{res[label] / floor:.2f}x"])
         summary.append(f"{case}: " + ", ".join(f"{label} {res[label] * 1e3:.1f} ms "
                                                f"({res[label] / floor:.2f}x)" for label in runners))
-        if case == "lstm_medium" and not args.no_memory and DEVICE == "cpu":
+        if case.endswith("medium") and not args.no_memory and DEVICE == "cpu":
             floor_peak = peak_bytes(runners["NumPy floor"])
             for label in ("tinygrad_seq fused", "tinygrad_seq composed", "NumPy floor"):
                 peak = floor_peak if label == "NumPy floor" else peak_bytes(runners[label])
-                memory_rows.append([label, f"{peak / 2 ** 20:.1f}", f"{peak / floor_peak:.2f}x"])
+                memory_rows.append([f"{kind} medium", label, f"{peak / 2 ** 20:.1f}",
+                                    f"{peak / floor_peak:.2f}x"])
     print(table(["case", "method", "train step ms", "vs NumPy floor"], rows,
                 ["<", "<", ">", ">"]))
     if memory_rows:
-        print("\npeak memory of one LSTM medium training step (tracemalloc, above the "
+        print("\npeak memory of one medium training step (tracemalloc, above the "
               "parameters already allocated):")
-        print(table(["method", "peak MiB", "vs NumPy floor"], memory_rows))
+        print(table(["case", "method", "peak MiB", "vs NumPy floor"], memory_rows))
     print("SUMMARY rnn step: " + "; ".join(summary))
     print("(every method's weight gradients were checked against the NumPy floor first)")
     print(load_line("at end"))

@@ -169,5 +169,5 @@ def ops_in_graph(*outputs):
         if id(node) not in seen:
             seen.add(id(node))
             found.add(type(node))
-            stack.extend(t.grad_fn for t in node.inputs if t.grad_fn is not None)
+            stack.extend(p for p in node.parents if p is not None)
     return found

@@ -226,7 +226,7 @@ def _graph_nodes(t):
         if node is None or any(node is n for n in nodes):
             continue
         nodes.append(node)
-        stack.extend(i.grad_fn for i in getattr(node, "inputs", ()))
+        stack.extend(getattr(node, "parents", ()))
     return nodes
 
 

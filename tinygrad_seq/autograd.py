@@ -2,7 +2,9 @@
 
 A Tensor holds an array (``data``) and, when it was computed from tensors that require
 grad, the node that made it (``grad_fn``). A node is one call of a primitive: it
-remembers its input tensors and whatever its backward rule needs. ``backward()`` sorts
+remembers where its inputs came from (their nodes, or the leaves) and what its backward
+rule reads, nothing more (an input whose values the rule does not read is not kept, so
+its memory goes as soon as the program drops it). ``backward()`` sorts
 the nodes reachable from the output (iteratively: no recursion, so a 10,000-step
 chain works), walks them from the output back to the leaves, asks each for the
 gradients of its inputs, and adds those up per tensor. That is all of reverse mode:
@@ -425,6 +427,22 @@ def _record_outputs(node, out, inputs):
     return outs
 
 
+def _edges(inputs):
+    """Node.edges for inputs whose values the rule does not read: a leaf that requires
+    grad as itself (its .grad is the destination), any other input as its output index
+    in its parent (a constant's is never used: it gets no gradient)."""
+    return tuple([t if t._ctx is None and t.requires_grad else t._index for t in inputs])
+
+
+_EDGE0 = (0,)      # the edges of a one-input node whose input is output 0 of its parent
+
+
+def edge_index(edge):
+    """The output index in its parent of the input that `edge` (an entry of
+    Node.edges) stands for."""
+    return edge if type(edge) is int else edge._index
+
+
 class Node:
     """One call of a primitive in the graph (Chainer's FunctionNode form).
 
@@ -436,6 +454,14 @@ class Node:
     reads, so that an in-place change of it is caught: ``reads_inputs`` (the input
     values) and ``reads_outputs`` (the outputs, via ``self.saved_output(i)``); and
     ``once_differentiable`` marks a rule with an array branch only.
+
+    What a recorded node keeps (``apply``): ``parents`` (the nodes that made the inputs,
+    None for a leaf), ``needs_input_grad``, ``edges`` (per input, where its gradient
+    goes: the leaf Tensor itself for a leaf that requires grad, else the input's
+    output index in its parent, an int) and, only when ``reads_inputs``, ``inputs``
+    (the input Tensors) with their versions. A rule that needs an input's shape or
+    dtype but not its values saves them in ``forward``; the input's array is then
+    freed as soon as nothing else holds it.
     """
     reads_inputs = True
     reads_outputs = False
@@ -487,26 +513,38 @@ class Node:
             if node.is_view:
                 _share_version(inputs[0], outs)
             return outs
-        node.inputs = inputs
         # parents: the nodes that made the inputs, as they are now (an in-place op later
         # gives a tensor a new history, which must not reroute this node's gradients).
+        # edges: where each input's gradient goes (see Node). The input Tensors, and so
+        # their arrays, are kept only when the rule reads them (reads_inputs): an Add
+        # or a Reshape must not keep its inputs' memory alive until backward.
         # Tuple displays for one and two inputs: this runs for every recorded op.
         if len(inputs) == 2:
             a, b = inputs
             node.parents = (a._ctx, b._ctx)
             node.needs_input_grad = (a.requires_grad, b.requires_grad)
             if cls.reads_inputs:
+                node.inputs = node.edges = inputs
                 node.input_versions = (a._version[0], b._version[0])
+            else:
+                node.edges = (a._index if a._ctx is not None or not a.requires_grad else a,
+                              b._index if b._ctx is not None or not b.requires_grad else b)
         elif len(inputs) == 1:
             a = inputs[0]
             node.parents, node.needs_input_grad = (a._ctx,), (True,)
             if cls.reads_inputs:
+                node.inputs = node.edges = inputs
                 node.input_versions = (a._version[0],)
+            else:
+                node.edges = inputs if a._ctx is None else _EDGE0 if a._index == 0 else (a._index,)
         else:
             node.parents = tuple([t._ctx for t in inputs])
             node.needs_input_grad = tuple([t.requires_grad for t in inputs])
             if cls.reads_inputs:
+                node.inputs = node.edges = inputs
                 node.input_versions = tuple([t._version[0] for t in inputs])
+            else:
+                node.edges = _edges(inputs)
         if _State.anomaly:
             node.trace = traceback.format_stack()[:-2]
         if multi:               # split, layer norm, the RNN sequences
@@ -780,33 +818,35 @@ def _route(run, node, input_grads):
     node that made the tensor (`parents`: as it was when recorded), or the leaf's entry.
     The common case, a single-output parent's first gradient, is one dict store."""
     pending = run.pending
-    for t, parent, g, needed in zip(node.inputs, node.parents, input_grads,
-                                    node.needs_input_grad):
+    for edge, parent, g, needed in zip(node.edges, node.parents, input_grads,
+                                       node.needs_input_grad):
         if not needed or g is None:
             continue
         if parent is not None and parent.n_outputs == 1 and id(parent) not in pending:
             pending[id(parent)] = [g]
         else:
-            _route_one(run, t, parent, g)
+            _route_one(run, edge, parent, g)
     if node.lazy_grads:         # its gradients may be SparseGrads: made dense when used
         run.lazy.update(id(p) for p in node.parents if p is not None)
 
 
-def _route_one(run, t, parent, g):
-    """Add gradient g to tensor t's slot (t is output t._index of `parent`, or a leaf
-    when `parent` is None)."""
+def _route_one(run, edge, parent, g):
+    """Add gradient g to the slot of the tensor that `edge` stands for: the leaf
+    Tensor `edge` when `parent` is None, else output ``edge_index(edge)`` of `parent`
+    (a root's edge is the root Tensor itself)."""
     if parent is None:
-        entry = run.leaves.get(id(t))
+        entry = run.leaves.get(id(edge))
         if entry is None:
-            run.leaves[id(t)] = [t, g]
+            run.leaves[id(edge)] = [edge, g]
         else:
             entry[1] = entry[1] + g
         return
     slots = run.pending.get(id(parent))
     if slots is None:
         slots = run.pending[id(parent)] = [None] * parent.n_outputs
-    old = slots[t._index]
-    slots[t._index] = g if old is None else old + g
+    index = edge if type(edge) is int else edge._index
+    old = slots[index]
+    slots[index] = g if old is None else old + g
 
 
 def _free(node):

@@ -4,7 +4,7 @@ static ``forward(ctx, ...)`` and ``backward(ctx, ...)`` on Tensors, call ``.appl
 import functools
 import traceback
 
-from .autograd import Node, Tensor
+from .autograd import Node, Tensor, _edges
 from .errors import AutogradError, ShapeError
 from .modes import _State, _state, no_grad
 
@@ -80,9 +80,12 @@ class Function:
         node = node_class()
         node.fn, node.ctx = cls, ctx
         node.arg_is_tensor = tuple(isinstance(a, Tensor) for a in args)
-        node.inputs = ctx._inputs = tuple(a for a in args if isinstance(a, Tensor))
-        node.parents = tuple(t._ctx for t in node.inputs)
-        node.needs_input_grad = tuple(t.requires_grad for t in node.inputs)
+        inputs = tuple(a for a in args if isinstance(a, Tensor))
+        ctx._inputs = tuple(t for t in inputs if t.requires_grad)   # once_differentiable's
+        node.parents = tuple(t._ctx for t in inputs)
+        node.needs_input_grad = tuple(t.requires_grad for t in inputs)
+        node.edges = _edges(inputs)      # what it reads, ctx.save_for_backward keeps
+        node.input_shapes = tuple(tuple(t.shape) for t in inputs)
         node.n_outputs = len(outs)
         node.output_meta = tuple((o.shape, o.dtype) for o in outs)
         if _State.anomaly:
@@ -113,10 +116,10 @@ class _CustomNode(Node):
             raise AutogradError(f"{self.fn.__name__}.backward returned {len(result)} gradients, "
                                 f"expected {len(self.arg_is_tensor)} (one per forward argument)")
         grads_in = tuple(g for g, is_t in zip(result, self.arg_is_tensor) if is_t)
-        for t, g in zip(self.inputs, grads_in):
-            if g is not None and tuple(g.shape) != tuple(t.shape):
+        for shape, g in zip(self.input_shapes, grads_in):
+            if g is not None and tuple(g.shape) != shape:
                 raise ShapeError(f"{self.fn.__name__}.backward: gradient of shape {g.shape} "
-                                 f"for an input of shape {t.shape}")
+                                 f"for an input of shape {shape}")
         if not recorded:
             grads_in = tuple(None if g is None else g.array for g in grads_in)
         return grads_in

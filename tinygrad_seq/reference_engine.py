@@ -1,7 +1,7 @@
 """The engine for study: reverse mode in one screen, without the fast paths.
 
 Read this before ``run_backward`` in autograd.py. It walks the graph that the forward
-pass recorded (``Node`` objects: ``inputs``, ``parents``, ``needs_input_grad``) and
+pass recorded (``Node`` objects: ``parents``, ``edges``, ``needs_input_grad``) and
 calls the same backward rules as the real engine, but it always hands them Tensors and
 keeps grad mode on, so every rule runs its recorded branch (the one ``create_graph``
 uses) and each gradient is itself a graph that can be differentiated again.
@@ -17,7 +17,7 @@ kept as parts (indexed_grad.py), row-sparse gradients (sparse.py), anomaly check
 the same gradients for every primitive.
 """
 from . import backend
-from .autograd import Tensor
+from .autograd import Tensor, edge_index
 from .errors import AutogradError
 from .modes import enable_grad
 
@@ -50,12 +50,13 @@ def backward_pass(outputs, grad_outputs, wanted=()):
         if t._ctx is not None:
             wanted_at.setdefault(id(t._ctx), []).append(t)
 
-    def send(t, node, g):      # add g to the gradient of t, output of `node` (None: a leaf)
-        if node is None:
-            found[id(t)] = (t, g if id(t) not in found else found[id(t)][1] + g)
+    def send(edge, node, g):   # add g to the gradient of output edge_index(edge) of
+        if node is None:       # `node`, or of the leaf Tensor `edge` when node is None
+            found[id(edge)] = (edge, g if id(edge) not in found else found[id(edge)][1] + g)
             return
         slots = node_grads.setdefault(id(node), [None] * node.n_outputs)
-        slots[t._index] = g if slots[t._index] is None else slots[t._index] + g
+        i = edge_index(edge)
+        slots[i] = g if slots[i] is None else slots[i] + g
 
     with enable_grad():        # the rules see Tensors and record what they compute
         for t, g in zip(outputs, grad_outputs):
@@ -74,10 +75,10 @@ def backward_pass(outputs, grad_outputs, wanted=()):
                 found[id(t)] = (t, grads[t._index])
             grads = [_zeros(node, i, grads) if g is None else g for i, g in enumerate(grads)]
             input_grads = node.backward(*grads)
-            for t, parent, g, needed in zip(node.inputs, node.parents, input_grads,
-                                            node.needs_input_grad):
+            for edge, parent, g, needed in zip(node.edges, node.parents, input_grads,
+                                               node.needs_input_grad):
                 if needed and g is not None:
-                    send(t, parent, g)
+                    send(edge, parent, g)
     return found
 
 

@@ -2,18 +2,30 @@
 ``render(t, path)`` writes a PNG or SVG when Graphviz's ``dot`` program is installed.
 
 Boxes are the nodes (one call of a primitive), ellipses the leaf tensors (blue when
-they require grad), and each edge is labelled with the shape of the tensor it carries.
+they require grad), and each edge is labelled with the shape of the tensor it carries
+where the graph keeps it (the input of a node whose backward does not read it is not
+kept, nor is a constant's box).
 Draw before ``backward()`` (or pass ``retain_graph=True`` to it): backward frees the
 graph.
 """
 import shutil
 import subprocess
 
-from .autograd import Tensor
+from .autograd import Tensor, edge_index
 
 
 def _quote(text):
     return '"' + str(text).replace('"', r'\"') + '"'
+
+
+def _edge_shape(t, parent, edge):
+    """The shape an edge carries, where the graph still knows it: the input Tensor when
+    the node kept it, else the parent's record of its outputs (a node that does not read
+    an input keeps neither the tensor nor its shape)."""
+    if t is not None:
+        return tuple(t.shape)
+    meta = getattr(parent, "output_meta", None)
+    return tuple(meta[edge_index(edge)][0]) if meta else None
 
 
 def to_dot(tensor, name="graph"):
@@ -43,14 +55,18 @@ def to_dot(tensor, name="graph"):
         freed = " (freed)" if node.released else ""
         lines.append(f"  {node_id} [label={_quote(node.name + freed)}, shape=box, style=filled, "
                      "fillcolor=lightgrey];")
-        for t in getattr(node, "inputs", ()):
-            if t._ctx is not None:
-                parent = t._ctx
-                lines.append(f"  {ident(parent, 'op')} -> {node_id} [label={_quote(tuple(t.shape))}];")
+        kept = getattr(node, "inputs", None)     # the input Tensors, if the node keeps them
+        for i, (edge, parent) in enumerate(zip(getattr(node, "edges", ()),
+                                               getattr(node, "parents", ()))):
+            t = kept[i] if kept is not None else edge if isinstance(edge, Tensor) else None
+            if parent is not None:
+                shape = _edge_shape(t, parent, edge)
+                label = f" [label={_quote(shape)}]" if shape is not None else ""
+                lines.append(f"  {ident(parent, 'op')} -> {node_id}{label};")
                 if id(parent) not in seen:
                     seen.add(id(parent))
                     stack.append(parent)
-            else:
+            elif t is not None:
                 leaf_id = ident(t, "leaf")
                 colour = "lightblue" if t.requires_grad else "white"
                 label = f"{tuple(t.shape)} {t.dtype}" + ("\\nrequires_grad" if t.requires_grad else "")

@@ -22,3 +22,11 @@ def grad_like(g, t):
     if g.shape != t.shape:
         g = sum_to(g, t.shape)
     return g if g.dtype == t.dtype else g.astype(t.dtype)
+
+
+def grad_to(g, shape, dtype):
+    """grad_like for an input known by its shape and dtype only (what a rule that does
+    not read the input's values saves in forward)."""
+    if g.shape != shape:
+        g = sum_to(g, shape)
+    return g if g.dtype == dtype else g.astype(dtype)

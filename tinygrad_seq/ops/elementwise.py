@@ -4,7 +4,7 @@ from .. import backend
 from ..autograd import Node, call
 from ..errors import DTypeError
 from ..backend import float_array
-from .broadcast import grad_like
+from .broadcast import grad_like, grad_to
 
 
 # ---------------------------------------------------------------- arithmetic
@@ -14,11 +14,12 @@ class Add(Node):
     reads_inputs = False
 
     def forward(self, a, b):
+        self.meta = (a.shape, a.dtype, b.shape, b.dtype)     # not the arrays: not read
         return a + b
 
     def backward(self, g):
-        a, b = self.inputs[0].array, self.inputs[1].array    # shapes and dtypes only
-        return grad_like(g, a), grad_like(g, b)
+        a_shape, a_dtype, b_shape, b_dtype = self.meta
+        return grad_to(g, a_shape, a_dtype), grad_to(g, b_shape, b_dtype)
 
 
 class Sub(Node):
@@ -26,11 +27,13 @@ class Sub(Node):
     reads_inputs = False
 
     def forward(self, a, b):
+        self.meta = (a.shape, a.dtype, b.shape, b.dtype)     # not the arrays: not read
         return a - b
 
     def backward(self, g):
-        a, b = self.inputs[0].array, self.inputs[1].array    # shapes and dtypes only
-        return grad_like(g, a), (grad_like(-g, b) if self.needs_input_grad[1] else None)
+        a_shape, a_dtype, b_shape, b_dtype = self.meta
+        return (grad_to(g, a_shape, a_dtype),
+                grad_to(-g, b_shape, b_dtype) if self.needs_input_grad[1] else None)
 
 
 class Mul(Node):
@@ -197,6 +200,7 @@ class Sigmoid(Node):
 
 class Relu(Node):
     """y = max(x, 0);  dx = dy * (x > 0)"""
+    reads_inputs = False     # the mask is saved: x itself is not kept
 
     def forward(self, x):
         if x.dtype.kind == "b":
@@ -210,19 +214,21 @@ class Relu(Node):
 
 class _Pick(Node):
     """Elementwise maximum/minimum of two tensors; ties split the gradient evenly."""
+    reads_inputs = False     # the weights are saved: a and b themselves are not kept
     pick = None
 
     def forward(self, a, b):
         mod = backend.array_module(a)
         out = getattr(mod, self.pick)(a, b)
         self.weight_a = mod.where(a == b, 0.5, a == out)
+        self.meta = (a.shape, a.dtype, b.shape, b.dtype)
         return out
 
     def backward(self, g):
-        a, b = self.inputs[0].array, self.inputs[1].array    # shapes and dtypes only
+        a_shape, a_dtype, b_shape, b_dtype = self.meta
         w = self.weight_a.astype(g.dtype, copy=False)
-        return (grad_like(g * (w), a) if self.needs_input_grad[0] else None,
-                grad_like(g * (1 - w), b) if self.needs_input_grad[1] else None)
+        return (grad_to(g * (w), a_shape, a_dtype) if self.needs_input_grad[0] else None,
+                grad_to(g * (1 - w), b_shape, b_dtype) if self.needs_input_grad[1] else None)
 
 
 class Maximum(_Pick):
@@ -238,6 +244,7 @@ class Minimum(_Pick):
 class Clip(Node):
     """y = min(max(x, low), high);  dx = dy where low <= x <= high (inclusive, as
     PyTorch's clamp), else 0"""
+    reads_inputs = False     # the mask is saved: x itself is not kept
 
     def forward(self, x, low, high):
         mod = backend.array_module(x)
@@ -263,9 +270,10 @@ class Where(Node):
         if cond.dtype.kind != "b":
             raise DTypeError(f"where: the condition must be a bool tensor, got {cond.dtype}")
         self.cond = cond
+        self.meta = (a.shape, a.dtype, b.shape, b.dtype)
         return backend.array_module(cond).where(cond, a, b)   # cond is on the op's device
 
     def backward(self, g):
-        a, b = self.inputs[0].array, self.inputs[1].array    # shapes and dtypes only
-        return (grad_like(g * (self.cond), a) if self.needs_input_grad[0] else None,
-                grad_like(g * (~self.cond), b) if self.needs_input_grad[1] else None)
+        a_shape, a_dtype, b_shape, b_dtype = self.meta
+        return (grad_to(g * (self.cond), a_shape, a_dtype) if self.needs_input_grad[0] else None,
+                grad_to(g * (~self.cond), b_shape, b_dtype) if self.needs_input_grad[1] else None)

@@ -6,7 +6,7 @@ from .. import backend
 from ..autograd import Node, Tensor, call
 from ..errors import DTypeError
 from ..indexed_grad import IndexedGrad
-from .broadcast import grad_like
+from .broadcast import grad_to
 
 
 def _is_basic(index):
@@ -81,7 +81,7 @@ class SetItem(Node):
     reads_inputs = False
 
     def forward(self, x, v, index):
-        self.index, self.v_shape = index, v.shape
+        self.index, self.v_shape, self.v_dtype = index, v.shape, v.dtype
         out = x.copy()
         out[index] = v
         return out
@@ -91,7 +91,7 @@ class SetItem(Node):
         keep = mod.ones(g.shape, dtype=g.dtype)
         keep[self.index] = 0
         gx = g * keep if self.needs_input_grad[0] else None
-        gv = (grad_like(call(GetItem, g, index=self.index), self.inputs[1])
+        gv = (grad_to(call(GetItem, g, index=self.index), self.v_shape, self.v_dtype)
               if self.needs_input_grad[1] else None)
         return gx, gv
 

@@ -57,6 +57,7 @@ class Cat(Node):
             raise ShapeError(f"cat: cannot concatenate shapes {[x.shape for x in xs]} along "
                              f"axis {axis}: {e}") from e
         self.axis = axis % out.ndim
+        self.dtypes = tuple([x.dtype for x in xs])   # each input's gradient in its dtype
         sizes = [x.shape[self.axis] for x in xs]
         self.bounds = [sum(sizes[:i + 1]) for i in range(len(sizes) - 1)]
         return out
@@ -65,7 +66,7 @@ class Cat(Node):
         parts = call(Split, g, bounds=self.bounds, axis=self.axis)
         parts = parts if isinstance(parts, tuple) else (parts,)
         # mixed dtypes: each input gets its gradient in its own dtype
-        return tuple(p if p.dtype == t.dtype else p.astype(t.dtype) for p, t in zip(parts, self.inputs))
+        return tuple(p if p.dtype == d else p.astype(d) for p, d in zip(parts, self.dtypes))
 
 
 class Split(Node):
