@@ -728,8 +728,10 @@ def _view_step(view):
     takes it: ("index", basic index), ("reshape", shape), ("permute", axes); None when
     unknown or when the two do not share memory (a reshape that copied)."""
     node, base = view._ctx, view._view_of
-    if node is None or base is None or not node.is_view or not node.inputs \
-            or node.inputs[0] is not base:
+    if node is None or base is None or not node.is_view:
+        return None
+    kept = getattr(node, "inputs", None)      # view nodes keep no inputs (they read none)
+    if kept is not None and kept[0] is not base:
         return None
     if not backend.array_module(view.array).may_share_memory(view.array, base.array):
         return None
