@@ -26,13 +26,12 @@ import numbers
 import time
 
 from .. import backend, nn, optim
-from ..autograd import Tensor
 from ..creation import tensor
 from ..errors import SerializationError
 from ..io import load, save
 from . import corpus as C
 from .keyedvectors import KeyedVectors
-from .saved import file_name
+from .saved import SavedChecks, file_name
 
 _host = backend.xp("cpu")          # host arrays (NumPy), as the rest of word2vec's data code
 
@@ -281,8 +280,9 @@ class GloVe:
         return model
 
 
-class _Saved:
+class _Saved(SavedChecks):
     """The checked fields of a GloVe save (host arrays)."""
+    LOADER = "GloVe.load"
 
     def __init__(self, obj, name):
         self.name = name
@@ -317,9 +317,6 @@ class _Saved:
             raise self.fail("'rng'", f"not a state of numpy's default generator ({e})") from None
         self.rng = obj["rng"]
 
-    def fail(self, field, reason):
-        return SerializationError(f"GloVe.load: {self.name!r}: field {field}: {reason}")
-
     def _settings(self, settings):
         if not isinstance(settings, dict):
             raise self.fail("'settings'", f"must be a dict, got {type(settings).__name__}")
@@ -335,28 +332,6 @@ class _Saved:
             except (TypeError, ValueError) as e:
                 raise self.fail(f"settings[{key!r}]", str(e)) from None
         return checked
-
-    def _array(self, value, field):
-        if not isinstance(value, Tensor):
-            raise self.fail(field, f"must be an array, got {type(value).__name__}")
-        return _host.asarray(value.numpy())
-
-    def _vocabulary(self, index_to_key, counts, total_words):
-        if not isinstance(index_to_key, list) or not index_to_key:
-            raise self.fail("'index_to_key'", "must be a non-empty list of words")
-        for i, key in enumerate(index_to_key):
-            if not isinstance(key, str) or not key:
-                raise self.fail(f"index_to_key[{i}]", f"must be a non-empty str, got {key!r}")
-        if len(set(index_to_key)) != len(index_to_key):
-            raise self.fail("'index_to_key'", "holds a word twice")
-        counts = self._array(counts, "'counts'")
-        if counts.dtype.kind not in "iu" or counts.shape != (len(index_to_key),) or (counts < 1).any():
-            raise self.fail("'counts'", f"must be {len(index_to_key)} integers >= 1, got "
-                            f"{counts.dtype} of shape {counts.shape}")
-        if not _is_int(total_words) or total_words < int(counts.sum()):
-            raise self.fail("'total_words'", f"must be an int >= the sum of the counts, got "
-                            f"{total_words!r}")
-        return C.Vocabulary(index_to_key, counts, total_words)
 
     def _coo(self, rows, cols, values, V):
         rows, cols = self._array(rows, "'rows'"), self._array(cols, "'cols'")

@@ -39,10 +39,46 @@ def _is_int(x):
     return isinstance(x, int) and not isinstance(x, bool)
 
 
-class SavedModel:
+class SavedChecks:
+    """Checks of the fields that every word-vector save holds (arrays, the vocabulary,
+    the generator state), each failing with a SerializationError that names the loader
+    (``LOADER``), the file and the field. Word2Vec's and GloVe's loaders build on it."""
+    LOADER = "load"
+
+    def fail(self, field, reason):
+        return SerializationError(f"{self.LOADER}: {self.name!r}: field {field}: {reason}")
+
+    def _array(self, value, field):
+        """The host array of a saved tensor; `field` as the message shows it."""
+        if not isinstance(value, Tensor):
+            raise self.fail(field, f"must be an array, got {type(value).__name__}")
+        return np.asarray(value.numpy())
+
+    def _vocabulary(self, index_to_key, counts, total_words, corpus_count=0):
+        if not isinstance(index_to_key, list) or not index_to_key:
+            raise self.fail("'index_to_key'", "must be a non-empty list of words")
+        for i, key in enumerate(index_to_key):
+            if not isinstance(key, str) or not key:
+                raise self.fail(f"index_to_key[{i}]", f"must be a non-empty str, got {key!r}")
+        if len(set(index_to_key)) != len(index_to_key):
+            raise self.fail("'index_to_key'", "holds a word twice")
+        counts = self._array(counts, "'counts'")
+        if counts.dtype.kind not in "iu" or counts.shape != (len(index_to_key),):
+            raise self.fail("'counts'", f"must be {len(index_to_key)} integers (one per word), "
+                            f"got {counts.dtype} of shape {counts.shape}")
+        if (counts < 1).any():
+            raise self.fail("'counts'", "must all be >= 1")
+        if not _is_int(total_words) or total_words < int(counts.sum()):
+            raise self.fail("'total_words'", f"must be an int >= the sum of the counts "
+                            f"({int(counts.sum())}), got {total_words!r}")
+        return Vocabulary(index_to_key, counts, total_words, corpus_count)
+
+
+class SavedModel(SavedChecks):
     """The checked content of a save: ``settings`` (for the constructor), ``vocabulary``,
     ``syn0``, ``syn1neg``, ``syn1`` (host arrays; syn1 None without hs), ``train_count``
     and ``rng`` (a generator state)."""
+    LOADER = "Word2Vec.load"
 
     def __init__(self, obj, name):
         self.name = name
@@ -69,9 +105,6 @@ class SavedModel:
         if not _is_int(self.train_count) or self.train_count < 0:
             raise self.fail("train_count", f"must be an int >= 0, got {self.train_count!r}")
         self.rng = self._rng_state(obj["rng"])
-
-    def fail(self, field, reason):
-        return SerializationError(f"Word2Vec.load: {self.name!r}: field {field}: {reason}")
 
     def _version(self, version):
         if not _is_int(version) or version < 1:
@@ -112,32 +145,8 @@ class SavedModel:
             raise self.fail("settings['negative']", str(e)) from None
         return checked
 
-    def _array(self, value, field):
-        if not isinstance(value, Tensor):
-            raise self.fail(repr(field), f"must be an array, got {type(value).__name__}")
-        return np.asarray(value.numpy())
-
-    def _vocabulary(self, index_to_key, counts, total_words, corpus_count=0):
-        if not isinstance(index_to_key, list) or not index_to_key:
-            raise self.fail("'index_to_key'", "must be a non-empty list of words")
-        for i, key in enumerate(index_to_key):
-            if not isinstance(key, str) or not key:
-                raise self.fail(f"index_to_key[{i}]", f"must be a non-empty str, got {key!r}")
-        if len(set(index_to_key)) != len(index_to_key):
-            raise self.fail("'index_to_key'", "holds a word twice")
-        counts = self._array(counts, "counts")
-        if counts.dtype.kind not in "iu" or counts.shape != (len(index_to_key),):
-            raise self.fail("'counts'", f"must be {len(index_to_key)} integers (one per word), "
-                            f"got {counts.dtype} of shape {counts.shape}")
-        if (counts < 1).any():
-            raise self.fail("'counts'", "must all be >= 1")
-        if not _is_int(total_words) or total_words < int(counts.sum()):
-            raise self.fail("'total_words'", f"must be an int >= the sum of the counts "
-                            f"({int(counts.sum())}), got {total_words!r}")
-        return Vocabulary(index_to_key, counts, total_words, corpus_count)
-
     def _table(self, value, field, shape):
-        table = self._array(value, field)
+        table = self._array(value, repr(field))
         if table.dtype != np.float32 or table.shape != shape:
             raise self.fail(repr(field), f"must be float32 of shape {shape} (the vocabulary and "
                             f"vector_size), got {table.dtype} of shape {table.shape}")
