@@ -33,63 +33,20 @@ from .safetensors_io import (load_safetensors, load_safetensors_metadata,  # noq
 from . import decoding, metrics, optim, sparse, word2vec  # noqa: E402
 from . import amp, backends  # noqa: E402  (ts.amp.GradScaler; ts.backends' switches)
 from .torch_functions import (  # noqa: E402,A004  PyTorch's top-level names
-    BoolTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor, LongTensor, abs, addmm,
-    cos, repeat_interleave, sin,
-    allclose, argmax, argmin, argsort, baddbmm, bernoulli, bmm, clamp, clip, cumprod, cumsum,
-    diag, dot, einsum, empty_like, eq, equal, erf, exp, flatten, flip, from_numpy, gather, ge,
-    ger, gt, index_select, is_floating_point, is_tensor, isfinite, isinf, isnan, le,
-    log, log_softmax, logsumexp, lt, masked_fill, masked_select, mean, mm, multinomial,
-    nan_to_num, narrow, ne, nonzero, norm, normal, numel, outer, permute, prod, randperm, relu,
-    reshape, roll, rsqrt, scatter, scatter_add, sigmoid, softmax, sort, sqrt, squeeze, sum,
-    swapaxes, swapdims, t, tanh, topk, transpose, tril, triu, unflatten, unsqueeze)
-from .torch_functions import (  # noqa: E402,A004  more of PyTorch's top-level names
-    ByteTensor, CharTensor, ShortTensor, ceil, clone, floor, isclose, log1p, pow, round, std,
-    unbind, var)
+    BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor,
+    LongTensor, ShortTensor, abs, addmm, allclose, amax, amin, argmax, argmin, argsort,
+    baddbmm, bernoulli, bmm, ceil, chunk, clamp, clip, clone, cos, cumprod, cumsum, diag, dot,
+    einsum, empty_like, eq, equal, erf, exp, flatten, flip, floor, from_numpy, gather, ge, ger,
+    gt, index_select, is_floating_point, is_tensor, isclose, isfinite, isinf, isnan, le, log,
+    log1p, log_softmax, logsumexp, lt, masked_fill, masked_select, matmul, max, maximum, mean,
+    min, minimum, mm, multinomial, nan_to_num, narrow, ne, nonzero, norm, normal, numel, outer,
+    permute, pow, prod, randperm, relu, repeat_interleave, reshape, roll, round, rsqrt, scatter,
+    scatter_add, sigmoid, sin, softmax, sort, split, sqrt, squeeze, std, sum, swapaxes,
+    swapdims, t, tanh, topk, transpose, tril, triu, unbind, unflatten, unsqueeze, var)
 from . import utils  # noqa: E402  (ts.utils.data: Dataset, DataLoader, ...)
 
 bool = bool_  # noqa: A001  ts.bool as in PyTorch
 concat = cat
-
-
-def maximum(input, other):
-    """The elementwise maximum (ties share the gradient)."""
-    return input.maximum(other) if isinstance(input, Tensor) else other.maximum(input)
-
-
-def minimum(input, other):
-    """The elementwise minimum (ties share the gradient)."""
-    return input.minimum(other) if isinstance(input, Tensor) else other.minimum(input)
-
-
-def max(input, dim=None, keepdim=False, *, axis=None):  # noqa: A001  torch.max
-    """``ts.max(x)`` the largest value; ``ts.max(x, dim)`` the named tuple ``(values,
-    indices)``; ``ts.max(a, b)`` the elementwise maximum (as torch.max)."""
-    return input.max(dim, keepdim, axis=axis)
-
-
-def min(input, dim=None, keepdim=False, *, axis=None):  # noqa: A001  torch.min
-    """``ts.min(x)``, ``ts.min(x, dim)`` -> ``(values, indices)``, ``ts.min(a, b)``."""
-    return input.min(dim, keepdim, axis=axis)
-
-
-def amax(input, dim=None, keepdim=False, *, axis=None):
-    return input.amax(axis, keepdim, dim=dim)
-
-
-def amin(input, dim=None, keepdim=False, *, axis=None):
-    return input.amin(axis, keepdim, dim=dim)
-
-
-def matmul(a, b):
-    return a @ b
-
-
-def split(x, split_size_or_sections, axis=None, *, dim=None):
-    return x.split(split_size_or_sections, axis, dim=dim)
-
-
-def chunk(x, chunks, axis=None, *, dim=None):
-    return x.chunk(chunks, axis, dim=dim)
 
 
 def default_device():

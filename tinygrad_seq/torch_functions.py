@@ -611,3 +611,47 @@ _multinomial_method.__doc__ = multinomial.__doc__
 
 
 Tensor.multinomial = _multinomial_method
+
+
+# ---------------------------------------------------------------- reductions and products named as builtins
+# (defined last: from here on, max and min in this module are torch's, not Python's)
+
+def maximum(input, other):
+    """The elementwise maximum (ties share the gradient)."""
+    return input.maximum(other) if isinstance(input, Tensor) else other.maximum(input)
+
+
+def minimum(input, other):
+    """The elementwise minimum (ties share the gradient)."""
+    return input.minimum(other) if isinstance(input, Tensor) else other.minimum(input)
+
+
+def max(input, dim=None, keepdim=False, *, axis=None):  # noqa: A001  torch.max
+    """``ts.max(x)`` the largest value; ``ts.max(x, dim)`` the named tuple ``(values,
+    indices)``; ``ts.max(a, b)`` the elementwise maximum (as torch.max)."""
+    return input.max(dim, keepdim, axis=axis)
+
+
+def min(input, dim=None, keepdim=False, *, axis=None):  # noqa: A001  torch.min
+    """``ts.min(x)``, ``ts.min(x, dim)`` -> ``(values, indices)``, ``ts.min(a, b)``."""
+    return input.min(dim, keepdim, axis=axis)
+
+
+def amax(input, dim=None, keepdim=False, *, axis=None):
+    return input.amax(axis, keepdim, dim=dim)
+
+
+def amin(input, dim=None, keepdim=False, *, axis=None):
+    return input.amin(axis, keepdim, dim=dim)
+
+
+def matmul(a, b):
+    return a @ b
+
+
+def split(x, split_size_or_sections, axis=None, *, dim=None):
+    return x.split(split_size_or_sections, axis, dim=dim)
+
+
+def chunk(x, chunks, axis=None, *, dim=None):
+    return x.chunk(chunks, axis, dim=dim)
