@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 import tinygrad_seq as ts
-from tinygrad_seq import nn, optim
+from tinygrad_seq import optim
 
-from test_optim import (assert_same_trajectory, batches, gradient_sequence, initial, loss_torch,
-                        loss_ts, run_both, run_with_gradients, sparse_pair, step_both,
-                        train_embedding)
+from test_optim import (assert_same_trajectory, batches, check_sparse_state_dict_round_trip,
+                        gradient_sequence, initial, loss_torch, loss_ts, run_both,
+                        run_with_gradients, sparse_pair, step_both, train_embedding)
 from torch_ref import needs_torch, torch
 
 OPTIONS = [dict()] + [
@@ -207,21 +207,7 @@ def test_loading_a_torch_state_dict_continues_torch_trajectory():
 
 
 def test_sparse_state_dict_round_trip():
-    e, _ = sparse_pair()
-    opt = optim.Adagrad(e.parameters(), lr=0.05)
-    for idx, r in batches(3):
-        opt.zero_grad()
-        (e(ts.tensor(idx)) * ts.tensor(r)).sum().backward()
-        opt.step()
-    e2 = nn.Embedding.from_pretrained(e.weight.detach(), freeze=False, sparse=True)
-    opt2 = optim.Adagrad(e2.parameters(), lr=0.05)
-    opt2.load_state_dict(copy.deepcopy(opt.state_dict()))
-    for idx, r in batches(2, seed=5):
-        for o, m in ((opt, e), (opt2, e2)):
-            o.zero_grad()
-            (m(ts.tensor(idx)) * ts.tensor(r)).sum().backward()
-            o.step()
-    np.testing.assert_array_equal(e.weight.numpy(), e2.weight.numpy())
+    check_sparse_state_dict_round_trip(optim.Adagrad)
 
 
 def test_a_group_added_later_gets_its_state_at_its_first_step():
