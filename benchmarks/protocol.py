@@ -17,7 +17,8 @@ by several methods, one of them the hand-written NumPy floor. For each method:
                 this ratio is steadier than the plain one, but each method runs
                 beside the other's memory.
   traced peak   tracemalloc's peak during one step above what was allocated before it
-                (after one untraced call), in its own process: NumPy's arrays and
+                (after one untraced call), plus the bytes the array pool held when the
+                step began (they were allocated earlier, untraced), in its own process: NumPy's arrays and
                 Python's objects (PyTorch's allocations are not traced, so its column
                 is empty). Deterministic: measured once.
 
@@ -57,7 +58,7 @@ import tracemalloc
 import numpy as np
 
 import notes_lstm
-from _common import DEVICE, load_line, machine_line, sync, table, torch
+from _common import DEVICE, load_line, machine_line, sync, table, torch, ts
 
 WARMUP, STEPS = 5, 30
 FLOOR = "NumPy floor"
@@ -146,9 +147,12 @@ def interleaved(step, floor, warmup, steps):
 
 def traced_peak(step):
     """tracemalloc's peak during one call above what was allocated before it (after
-    one untraced call, so that lazy set-up is not counted)."""
+    one untraced call, so that lazy set-up is not counted), plus what the array pool
+    held when the call began: the pool's arrays were allocated before tracing began,
+    yet they are this step's memory (the step takes them back)."""
     step()
     gc.collect()
+    pooled = ts.memory.pool_stats()["bytes"]
     tracemalloc.start()
     tracemalloc.reset_peak()
     base = tracemalloc.get_traced_memory()[0]
@@ -156,7 +160,7 @@ def traced_peak(step):
     peak = tracemalloc.get_traced_memory()[1] - base
     del result
     tracemalloc.stop()
-    return peak
+    return peak + pooled
 
 
 def check_same(case, method, step, floor):

@@ -21,7 +21,7 @@ from .creation import (arange, as_tensor, empty, eye, full, full_like, linspace,
 from .errors import (AutogradError, DeviceError, DTypeError, GradcheckError, OutOfRangeError,
                      SerializationError, ShapeError, TinygradSeqError)
 from .gradcheck import gradcheck, gradgradcheck
-from . import cuda, random  # noqa: E402  (ts.cuda queries, ts.Generator)
+from . import cuda, memory, random  # noqa: E402  (ts.cuda queries, ts.memory: the array pool, ts.Generator)
 from .backend import Device as device  # noqa: E402  ts.device("cuda:0"), as torch.device
 from .random import (Generator, default_generator, get_rng_state, initial_seed,  # noqa: E402
                      manual_seed, seed, set_rng_state)

@@ -23,6 +23,7 @@ import traceback
 import weakref
 
 from . import backend
+from .backend import pool
 from .errors import AutogradError, DTypeError, OutOfRangeError, ShapeError
 from .sparse_grad import SparseGrad
 from .modes import _Mode, _State, _state
@@ -470,6 +471,7 @@ class Node:
     released = False
     lazy_grads = False       # backward may return SparseGrads that its parents densify
     once_differentiable = False   # backward works on arrays only: create_graph is refused
+    workspaces = ()          # attributes holding pool arrays (backend/pool.py), given back by _free
     _visit = None            # the backward pass that last sorted this node
     hooks = None
     trace = None
@@ -851,9 +853,22 @@ def _route_one(run, edge, parent, g):
 
 def _free(node):
     """Drop everything the rule saved (retain_graph=False): a second backward through
-    this node then raises instead of reading freed values."""
+    this node then raises instead of reading freed values. A fused primitive's
+    workspaces go back to the array pool first (``_give_workspaces``)."""
+    if node.workspaces:
+        _give_workspaces(node)
     node.__dict__.clear()
     node.released = True
+
+
+def _give_workspaces(node):
+    """Offer the node's workspace arrays (the big buffers of its forward and backward,
+    named by ``Node.workspaces``) to the array pool, for the next step to reuse; the
+    pool keeps only those that nothing else holds (backend/pool.py)."""
+    saved = node.__dict__
+    saved.pop("outputs_data", None)      # the outputs may be views of a workspace
+    for name in node.workspaces:
+        pool.give(saved.pop(name, None))
 
 
 def _leaf_grad(run, leaf, g):

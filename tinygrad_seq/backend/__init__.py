@@ -6,6 +6,8 @@ module (read in this order; each imports only the ones before it):
 - ``generators``: the random generators, one per device, and ``ts.Generator``'s streams
 - ``kernels``: the sigmoid, a quiet log, row scatter-adds, a stable argsort
 - ``row_sparse``: the kernels of row-sparse gradients (the optimizer's row update)
+- ``pool``: the per-thread pool of large arrays the engine alone owned, reused by the
+  next step (the fused recurrent primitives' workspaces)
 
 backend/ is the only part of the package that imports numpy or cupy by name; everything
 else asks it for the array module (``backend.xp(device)``, ``backend.array_module(a)``),
@@ -21,6 +23,7 @@ from .devices import (  # noqa: F401
     default_device, device_of, follow_device, format_array, host_array, is_array,
     numpy_scalar, to_device, to_numpy, writeable, xp)
 from .generators import fresh_seed, generator, manual_seed, random_stream, rng  # noqa: F401
+from . import pool  # noqa: F401  (the array pool: backend.pool.take, give)
 from .kernels import add_at, add_rows, argsort_stable, log, scatter_add_rows, sigmoid  # noqa: F401
 from .row_sparse import add_scaled_rows, coalesce_rows, flat_rows  # noqa: F401
 from . import devices, dtypes, generators, kernels, row_sparse  # noqa: F401,E402

@@ -2,6 +2,7 @@
 over a sequence."""
 from ... import backend
 from ...autograd import Node, call
+from ...backend import pool
 from ..movement import Cat
 from .reference import gru_reference
 from .steps import (_before, _dtype, _input_grads, _on_device_of, _output, _project,
@@ -28,6 +29,7 @@ class GRUSequence(Node):
     with dA = [da_r, da_z, da_n]: dX = dA W_ih, dW_ih = dA^T X, db_ih = sum dA.
     """
     reads_outputs = True
+    workspaces = ("A", "S", "U", "dA", "dU")     # pool arrays, given back when the node is freed
 
     def forward(self, x, h0, w_ih, w_hh, *biases, mask=None, reverse=False, reset_after=True):
         mod = backend.array_module(x)
@@ -38,7 +40,7 @@ class GRUSequence(Node):
         self.mask, self.reverse, self.reset_after, self.dtype = mask, reverse, reset_after, dtype
         A = _project(x, w_ih, biases, dtype, slice(0, 2 * H) if reset_after else None)
         S = _state_buffer(mod, T, N, H, dtype, h0, reverse)
-        U = mod.empty((T, N, H), dtype=dtype)
+        U = pool.take(mod, (T, N, H), dtype)
         keep = None if mask is None else ~mask[:, :, None]
         w_rz_t, w_n_t = w_hh[:2 * H].T, w_hh[2 * H:].T
         b_n = biases[1][2 * H:] if biases and reset_after else None
@@ -90,8 +92,8 @@ class GRUSequence(Node):
         H = w_hh.shape[1]
         w_rz, w_n = w_hh[:2 * H], w_hh[2 * H:]
         m_all, keep_all = _step_masks(self.mask, self.dtype)
-        rows = _Rows(d_out, T, N, 3 * H, self.dtype)
-        du_rows = _Rows(d_out, T, N, H, self.dtype) if self.reset_after else None
+        rows = _Rows(self, "dA", d_out, T, N, 3 * H, self.dtype)
+        du_rows = _Rows(self, "dU", d_out, T, N, H, self.dtype) if self.reset_after else None
         for t, _, _ in reversed(time_steps(T, self.reverse)):
             d = d_h + d_out[t] if m_all is None else (d_h + d_out[t]) * m_all[t]
             r, z, n, u, h = r_all[t], z_all[t], n_all[t], u_all[t], h_prev[t]

@@ -2,6 +2,7 @@
 PyTorch's proj_size), one direction over a sequence."""
 from ... import backend
 from ...autograd import Node
+from ...backend import pool
 from .reference import lstm_reference
 from .steps import (_before, _dtype, _input_grads, _on_device_of, _output, _project,
                     _recorded, _Rows, _stack, _state_buffer, _step_masks, _weight_grads,
@@ -29,6 +30,7 @@ class LSTMSequence(Node):
     m_t), one product over all steps.
     """
     reads_outputs = True
+    workspaces = ("A", "S", "C", "TC", "M", "dA", "dH")     # pool arrays, given back when the node is freed
 
     def forward(self, x, h0, c0, w_ih, w_hh, *weights, mask=None, reverse=False,
                 projection=False):
@@ -44,8 +46,8 @@ class LSTMSequence(Node):
         A = _project(x, w_ih, biases, dtype)
         S = _state_buffer(mod, T, N, P, dtype, h0, reverse)
         C = _state_buffer(mod, T, N, H, dtype, c0, reverse)
-        TC = mod.empty((T, N, H), dtype=dtype)
-        M = None if w_hr is None else mod.empty((T, N, H), dtype=dtype)
+        TC = pool.take(mod, (T, N, H), dtype)
+        M = None if w_hr is None else pool.take(mod, (T, N, H), dtype)
         w_hr_t = None if w_hr is None else w_hr.T
         keep = None if mask is None else ~mask[:, :, None]
         w_hh_t = w_hh.T
@@ -95,8 +97,8 @@ class LSTMSequence(Node):
         T, N, _ = x.shape
         H, P = w_hh.shape[0] // 4, w_hh.shape[1]
         m_all, keep_all = _step_masks(self.mask, self.dtype)
-        rows = _Rows(d_out, T, N, 4 * H, self.dtype)
-        dh_rows = None if w_hr is None else _Rows(d_out, T, N, P, self.dtype)
+        rows = _Rows(self, "dA", d_out, T, N, 4 * H, self.dtype)
+        dh_rows = None if w_hr is None else _Rows(self, "dH", d_out, T, N, P, self.dtype)
         for t, _, _ in reversed(time_steps(T, self.reverse)):
             if m_all is None:
                 dh, dc = d_h + d_out[t], d_c

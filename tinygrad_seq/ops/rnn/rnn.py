@@ -19,6 +19,7 @@ class RNNSequence(Node):
     then dX = dA W_ih, dW_ih = dA^T X, dW_hh = dA^T H_prev, db_ih = db_hh = sum dA.
     """
     reads_outputs = True
+    workspaces = ("A", "S", "dA")     # pool arrays, given back when the node is freed
 
     def forward(self, x, h0, w_ih, w_hh, *biases, mask=None, reverse=False, nonlinearity="tanh"):
         if nonlinearity not in ("tanh", "relu"):
@@ -42,7 +43,7 @@ class RNNSequence(Node):
                 mod.maximum(a, 0, out=S[n])
             if keep is not None:
                 mod.copyto(S[n], S[p], where=keep[t])
-        self.S = S
+        self.A, self.S = A, S
         return _output(S, mask, reverse), S[0 if reverse else T].copy()
 
     def _saved(self, recorded):
@@ -63,7 +64,7 @@ class RNNSequence(Node):
         T, N, _ = x.shape
         H = w_hh.shape[1]
         m_all, keep_all = _step_masks(self.mask, self.dtype)
-        rows = _Rows(d_out, T, N, H, self.dtype)
+        rows = _Rows(self, "dA", d_out, T, N, H, self.dtype)
         for t, _, _ in reversed(time_steps(T, self.reverse)):
             d = d_h + d_out[t] if m_all is None else (d_h + d_out[t]) * m_all[t]
             h = h_new[t]

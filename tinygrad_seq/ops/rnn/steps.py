@@ -4,6 +4,7 @@ buffers, the rows of the gate gradients and the weight gradients of all steps at
 The conventions are in the package docstring (``ops/rnn/__init__.py``)."""
 from ... import backend
 from ...autograd import Tensor, call
+from ...backend import pool
 from ...errors import ShapeError
 from ..broadcast import grad_like
 from ..movement import Cat
@@ -79,10 +80,17 @@ def time_steps(T, reverse):
 
 def _project(x, w_ih, biases, dtype, hh_bias_columns=None):
     """x W_ih^T + b_ih + b_hh for all steps as one (T*N, I) x (I, G*H) product:
-    a new (T, N, G*H) array. ``hh_bias_columns`` limits which columns get b_hh (the
-    GRU with reset_after keeps b_hn inside the reset gate)."""
+    a (T, N, G*H) array from the pool (a workspace of the node). ``hh_bias_columns``
+    limits which columns get b_hh (the GRU with reset_after keeps b_hn inside the
+    reset gate)."""
     T, N, I = x.shape
-    out = (x.reshape(T * N, I) @ w_ih.T).astype(dtype, copy=False).reshape(T, N, w_ih.shape[0])
+    G = w_ih.shape[0]
+    mod = backend.array_module(x)
+    if x.dtype == dtype and w_ih.dtype == dtype:
+        out = pool.take(mod, (T, N, G), dtype)
+        mod.matmul(x.reshape(T * N, I), w_ih.T, out=out.reshape(T * N, G))
+    else:
+        out = (x.reshape(T * N, I) @ w_ih.T).astype(dtype, copy=False).reshape(T, N, G)
     if biases:
         b_ih, b_hh = biases
         if hh_bias_columns is None:
@@ -94,7 +102,8 @@ def _project(x, w_ih, biases, dtype, hh_bias_columns=None):
 
 
 def _state_buffer(mod, T, N, H, dtype, initial, reverse):
-    buf = mod.empty((T + 1, N, H), dtype=dtype)
+    """The (T+1)-slot state buffer (from the pool), the initial state in its slot."""
+    buf = pool.take(mod, (T + 1, N, H), dtype)
     buf[T if reverse else 0] = initial
     return buf
 
@@ -117,14 +126,16 @@ def _output(buf, mask, reverse):
 
 class _Rows:
     """The gradients of the gate pre-activations, one (N, width) row per step, put
-    together as (T, N, width): written in place into one array on the fast path,
-    concatenated from Tensors when the backward is recorded."""
+    together as (T, N, width): written in place into one array on the fast path (a
+    pool array, kept as the node's workspace `name`, so that freeing the node gives it
+    back), concatenated from Tensors when the backward is recorded."""
 
-    def __init__(self, like, T, N, width, dtype):
+    def __init__(self, node, name, like, T, N, width, dtype):
         if isinstance(like, Tensor):
             self.buffer, self.rows = None, [None] * T
         else:
-            self.buffer = backend.array_module(like).empty((T, N, width), dtype=dtype)
+            self.buffer = pool.take(backend.array_module(like), (T, N, width), dtype)
+            setattr(node, name, self.buffer)
 
     def put(self, t, parts):
         """Row t is the pieces side by side; returns it."""
