@@ -1,6 +1,6 @@
 """The notes' LSTM cell, as a training step two ways: written from Tensor primitives (as
 examples/rnn_step_by_step.py writes it) and by hand in NumPy (its floor: forward and
-BPTT derived by hand). protocol.py times both; tests/test_saved_memory.py compares their
+BPTT derived by hand). protocol.py times both; tests/engine/test_saved_memory.py compares their
 memory. Shapes as in the notes: x (n_x, m, T_x), a (n_a, m) per step, one column per
 example; gates f, i, c, o on the stacked [a<t-1>; x<t>]; the loss is the MSE of every
 a<t> against a target.

@@ -1,7 +1,7 @@
 """The NumPy floor for recurrent layers: an LSTM and a GRU (PyTorch's cell, gates in
 PyTorch's order and parameter shapes) written by hand in NumPy, forward and
 hand-derived backpropagation through time. ``bench_rnn.py`` compares tinygrad_seq
-and PyTorch with it; ``tests/test_nn_rnn.py`` checks it against tinygrad_seq in float64.
+and PyTorch with it; ``tests/nn/test_nn_rnn.py`` checks it against tinygrad_seq in float64.
 
 It is the fastest plain NumPy we know how to write for one direction of one layer,
 time-major (T, N, I):

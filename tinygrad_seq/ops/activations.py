@@ -2,7 +2,7 @@
 
 NumPy has no erf, so ``erf`` below evaluates it from Chebyshev expansions fitted for
 this module (interpolation at 400 Chebyshev nodes of values computed with mpmath at 40
-digits; see ``tests/test_nn_layers_misc.py`` for the accuracy check against math.erf):
+digits; see ``tests/nn/test_nn_layers_misc.py`` for the accuracy check against math.erf):
 
     |x| < 1:      erf(x) = x * A(2 x^2 - 1)                          (11th degree)
     1 <= |x| < 3: erf(x) = 1 - exp(-x^2) * B(x - 2)                  (erfcx, 18th degree)

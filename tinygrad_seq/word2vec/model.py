@@ -445,7 +445,7 @@ class Word2Vec:
         the rows of h (each skip-gram input word, or each CBOW context word) get -lr
         sum_t e u_t; all from the weights before the step, repeated rows adding up, as
         SGD's sparse update. Tested equal to step_autodiff, step by step and over whole
-        trainings (tests/test_word2vec.py, tests/test_word2vec_hs.py)."""
+        trainings (tests/word2vec/test_word2vec.py, tests/word2vec/test_word2vec_hs.py)."""
         return float(self._step_fast(inputs, targets, lr))
 
     def _head(self, h, W, rows, labels, weight, lr, get, tag, with_loss):

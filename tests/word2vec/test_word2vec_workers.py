@@ -1,7 +1,7 @@
 """word2vec's workers=N: Hogwild threads on the shared tables. Every worker trains jobs,
 each with its own generator and scratch arrays; the quality is that of one worker (the
 planted analogies, the topic separation of the defaults' corpus); a failure in a worker
-reaches the caller; workers=1 stays deterministic (tests/test_word2vec.py). The
+reaches the caller; workers=1 stays deterministic (tests/word2vec/test_word2vec.py). The
 throughput is measured by benchmarks/bench_word2vec_workers.py, not here (a shared
 machine's timings would make a flaky test)."""
 import threading

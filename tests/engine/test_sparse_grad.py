@@ -1,7 +1,6 @@
 """The gradient protocol (sparse_grad.py): IndexedGrad and RowSparseGrad are two
 implementations of one interface (add, add to dense, densify, scale, finite check),
 and the engine and the optimizers test for the protocol only."""
-import pathlib
 import re
 
 import numpy as np
@@ -11,7 +10,7 @@ from tinygrad_seq.indexed_grad import IndexedGrad
 from tinygrad_seq.sparse import RowSparseGrad
 from tinygrad_seq.sparse_grad import SparseGrad
 
-PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "tinygrad_seq"
+from paths import PACKAGE
 SHAPE = (5, 3)
 ROWS = np.array([3, 0, 3, 4])
 

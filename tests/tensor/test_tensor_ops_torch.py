@@ -1,8 +1,8 @@
 """The PyTorch names of "The PyTorch names users reach for": values, dtypes and
 gradients against torch on Hypothesis-drawn inputs, gradchecks of the compositions,
 and the property / forward tests of the new primitives (CumSum, CumProd, Erf,
-Softplus, Einsum), which tests/test_primitives_grad.py and
-tests/test_primitives_forward.py register."""
+Softplus, Einsum), which tests/ops/test_primitives_grad.py and
+tests/ops/test_primitives_forward.py register."""
 import math
 
 import numpy as np

@@ -5,7 +5,6 @@ convention), and the message names the function, the argument and what it got.
 One row per case: (what is called, the call, the exception, words the message must
 contain). The checks themselves live in ``tinygrad_seq/checks.py``.
 """
-import re
 
 import pytest
 

@@ -15,7 +15,6 @@
   tinygrad_seq.
 """
 import importlib.util
-import pathlib
 
 import numpy as np
 import pytest
@@ -23,6 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tinygrad_seq as ts
+from paths import BENCHMARKS
 from rnn_torch_check import assert_layer_matches_torch
 from tinygrad_seq import nn
 from tinygrad_seq.ops.rnn import GRUSequence, LSTMSequence, RNNSequence
@@ -556,7 +556,7 @@ def test_default_dtype_and_state_dtype_follow_the_parameters():
 # ---------------------------------------------------------------- the benchmark's NumPy floor
 
 def _numpy_rnn():
-    path = pathlib.Path(__file__).resolve().parent.parent / "benchmarks" / "numpy_rnn.py"
+    path = BENCHMARKS / "numpy_rnn.py"
     spec = importlib.util.spec_from_file_location("numpy_rnn", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import tinygrad_seq as ts
+from paths import BENCHMARKS
 import tinygrad_seq.functional as F
 from tinygrad_seq import nn
 
@@ -536,7 +537,7 @@ def test_multihead_attention_errors():
 
 
 def test_numpy_floor_of_the_benchmark_equals_multihead_attention():
-    path = os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks", "numpy_attention.py")
+    path = os.path.join(BENCHMARKS, "numpy_attention.py")
     spec = importlib.util.spec_from_file_location("numpy_attention", path)
     numpy_attention = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(numpy_attention)

@@ -1,4 +1,4 @@
-"""word2vec's gensim API beyond the walk of tests/test_word2vec_gensim_usage.py: what
+"""word2vec's gensim API beyond the walk of tests/word2vec/test_word2vec_gensim_usage.py: what
 each call does (vocabulary expansion keeps the trained rows, trim_rule, max_final_vocab
 as gensim's, the learning-rate schedule of total_examples / total_words / word_count,
 compute_loss, callbacks), the look-ups against brute force, and KeyedVectors.save/load

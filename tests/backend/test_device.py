@@ -4,7 +4,6 @@ missing CuPy is a DeviceError with the install command, ``x.device`` is a string
 `device` fixture offers (cuda cases skip without a GPU)."""
 import importlib.util
 import os
-import pathlib
 import subprocess
 import sys
 
@@ -13,7 +12,7 @@ import pytest
 
 import tinygrad_seq as ts
 
-REPO = pathlib.Path(__file__).resolve().parent.parent
+from paths import REPO
 HAS_CUPY = importlib.util.find_spec("cupy") is not None
 
 

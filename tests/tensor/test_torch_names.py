@@ -5,7 +5,6 @@ import pytest
 from torch_ref import needs_torch, torch
 
 import tinygrad_seq as ts
-import tinygrad_seq.functional as F
 from tinygrad_seq import nn
 
 

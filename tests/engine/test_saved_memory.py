@@ -3,7 +3,6 @@ their arrays) only for primitives that read input values (``reads_inputs``); the
 keep their parents, where each gradient goes (``edges``) and the shapes/dtypes they
 need. Composed models then hold about what a hand-written NumPy step holds."""
 import gc
-import os
 import sys
 import tracemalloc
 import weakref
@@ -15,7 +14,9 @@ import tinygrad_seq as ts
 import tinygrad_seq.functional as F
 from tinygrad_seq import nn, reference_engine
 
-BENCHMARKS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks")
+from paths import BENCHMARKS as _BENCHMARKS  # noqa: E402
+
+BENCHMARKS = str(_BENCHMARKS)
 
 
 def _alive(t):
