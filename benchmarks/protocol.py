@@ -16,9 +16,9 @@ by several methods, one of them the hand-written NumPy floor. For each method:
                 neighbour hits both members of a pair alike, so on a shared machine
                 this ratio is steadier than the plain one, but each method runs
                 beside the other's memory.
-  traced peak   tracemalloc's peak during one step above what was allocated before it
-                (after one untraced call), plus the bytes the array pool held when the
-                step began (they were allocated earlier, untraced), in its own process: NumPy's arrays and
+  traced peak   tracemalloc's peak during one step above what was allocated before the
+                step before it (after one untraced call; the array pool emptied, then
+                filled by that traced step, so its arrays count), in its own process: NumPy's arrays and
                 Python's objects (PyTorch's allocations are not traced, so its column
                 is empty). Deterministic: measured once.
 
@@ -146,21 +146,23 @@ def interleaved(step, floor, warmup, steps):
 
 
 def traced_peak(step):
-    """tracemalloc's peak during one call above what was allocated before it (after
-    one untraced call, so that lazy set-up is not counted), plus what the array pool
-    held when the call began: the pool's arrays were allocated before tracing began,
-    yet they are this step's memory (the step takes them back)."""
+    """tracemalloc's peak during one call above what was allocated before the call
+    before it, after one untraced call (lazy set-up is not counted). The array pool is
+    emptied first and the previous call is traced, so the arrays the pool keeps between
+    steps (this step's workspaces) are counted as this step's memory."""
     step()
+    ts.memory.empty_cache()
     gc.collect()
-    pooled = ts.memory.pool_stats()["bytes"]
     tracemalloc.start()
-    tracemalloc.reset_peak()
     base = tracemalloc.get_traced_memory()[0]
+    result = step()                   # fills the pool, traced
+    del result
+    tracemalloc.reset_peak()
     result = step()
     peak = tracemalloc.get_traced_memory()[1] - base
     del result
     tracemalloc.stop()
-    return peak + pooled
+    return peak
 
 
 def check_same(case, method, step, floor):
