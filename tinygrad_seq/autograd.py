@@ -444,6 +444,54 @@ def edge_index(edge):
     return edge if type(edge) is int else edge._index
 
 
+def _record(node, cls, inputs, out, multi):
+    """Record `node` (its forward has run, giving `out`) in the graph: what it keeps of
+    its inputs, and its output Tensors."""
+    # parents: the nodes that made the inputs, as they are now (an in-place op later
+    # gives a tensor a new history, which must not reroute this node's gradients).
+    # edges: where each input's gradient goes (see Node). The input Tensors, and so
+    # their arrays, are kept only when the rule reads them (reads_inputs): an Add
+    # or a Reshape must not keep its inputs' memory alive until backward.
+    # Tuple displays for one and two inputs: this runs for every recorded op.
+    if len(inputs) == 2:
+        a, b = inputs
+        node.parents = (a._ctx, b._ctx)
+        node.needs_input_grad = (a.requires_grad, b.requires_grad)
+        if cls.reads_inputs:
+            node.inputs = node.edges = inputs
+            node.input_versions = (a._version[0], b._version[0])
+        else:
+            node.edges = (a._index if a._ctx is not None or not a.requires_grad else a,
+                          b._index if b._ctx is not None or not b.requires_grad else b)
+    elif len(inputs) == 1:
+        a = inputs[0]
+        node.parents, node.needs_input_grad = (a._ctx,), (True,)
+        if cls.reads_inputs:
+            node.inputs = node.edges = inputs
+            node.input_versions = (a._version[0],)
+        else:
+            node.edges = inputs if a._ctx is None else _EDGE0 if a._index == 0 else (a._index,)
+    else:
+        node.parents = tuple([t._ctx for t in inputs])
+        node.needs_input_grad = tuple([t.requires_grad for t in inputs])
+        if cls.reads_inputs:
+            node.inputs = node.edges = inputs
+            node.input_versions = tuple([t._version[0] for t in inputs])
+        else:
+            node.edges = _edges(inputs)
+    if _State.anomaly:
+        node.trace = traceback.format_stack()[:-3]      # without apply and _record
+    if multi:               # split, layer norm, the RNN sequences
+        return _record_outputs(node, out, inputs)
+    outs = Tensor._make(out, node, 0)
+    if node.is_view:
+        _share_version(inputs[0], outs)
+    if cls.reads_outputs:
+        node.outputs_data = (out,)
+        node.output_versions = ((outs._version, outs._version[0]),)
+    return outs
+
+
 class Node:
     """One call of a primitive in the graph (Chainer's FunctionNode form).
 
@@ -515,49 +563,7 @@ class Node:
             if node.is_view:
                 _share_version(inputs[0], outs)
             return outs
-        # parents: the nodes that made the inputs, as they are now (an in-place op later
-        # gives a tensor a new history, which must not reroute this node's gradients).
-        # edges: where each input's gradient goes (see Node). The input Tensors, and so
-        # their arrays, are kept only when the rule reads them (reads_inputs): an Add
-        # or a Reshape must not keep its inputs' memory alive until backward.
-        # Tuple displays for one and two inputs: this runs for every recorded op.
-        if len(inputs) == 2:
-            a, b = inputs
-            node.parents = (a._ctx, b._ctx)
-            node.needs_input_grad = (a.requires_grad, b.requires_grad)
-            if cls.reads_inputs:
-                node.inputs = node.edges = inputs
-                node.input_versions = (a._version[0], b._version[0])
-            else:
-                node.edges = (a._index if a._ctx is not None or not a.requires_grad else a,
-                              b._index if b._ctx is not None or not b.requires_grad else b)
-        elif len(inputs) == 1:
-            a = inputs[0]
-            node.parents, node.needs_input_grad = (a._ctx,), (True,)
-            if cls.reads_inputs:
-                node.inputs = node.edges = inputs
-                node.input_versions = (a._version[0],)
-            else:
-                node.edges = inputs if a._ctx is None else _EDGE0 if a._index == 0 else (a._index,)
-        else:
-            node.parents = tuple([t._ctx for t in inputs])
-            node.needs_input_grad = tuple([t.requires_grad for t in inputs])
-            if cls.reads_inputs:
-                node.inputs = node.edges = inputs
-                node.input_versions = tuple([t._version[0] for t in inputs])
-            else:
-                node.edges = _edges(inputs)
-        if _State.anomaly:
-            node.trace = traceback.format_stack()[:-2]
-        if multi:               # split, layer norm, the RNN sequences
-            return _record_outputs(node, out, inputs)
-        outs = Tensor._make(out, node, 0)
-        if node.is_view:
-            _share_version(inputs[0], outs)
-        if cls.reads_outputs:
-            node.outputs_data = (out,)
-            node.output_versions = ((outs._version, outs._version[0]),)
-        return outs
+        return _record(node, cls, inputs, out, multi)
 
     def saved_inputs(self):
         """The inputs, for a backward rule: Tensors when the backward is recorded
