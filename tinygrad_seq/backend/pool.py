@@ -50,6 +50,11 @@ class _ThreadPool(threading.local):
 _pool = _ThreadPool()
 
 
+def serves(mod):
+    """Whether the pool keeps arrays of array module `mod` (NumPy, while it is on)."""
+    return mod is numpy and _limit[0] > 0
+
+
 def take(mod, shape, dtype):
     """An array of `shape` and `dtype` with undefined contents (as ``empty``): one the
     pool holds, or a new one."""

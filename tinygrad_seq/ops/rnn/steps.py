@@ -86,7 +86,7 @@ def _project(x, w_ih, biases, dtype, hh_bias_columns=None):
     T, N, I = x.shape
     G = w_ih.shape[0]
     mod = backend.array_module(x)
-    if x.dtype == dtype and w_ih.dtype == dtype:
+    if pool.serves(mod) and x.dtype == dtype and w_ih.dtype == dtype:
         out = pool.take(mod, (T, N, G), dtype)
         mod.matmul(x.reshape(T * N, I), w_ih.T, out=out.reshape(T * N, G))
     else:
