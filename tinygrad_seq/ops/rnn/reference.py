@@ -34,9 +34,10 @@ def rnn_reference(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, mask=None, reverse=Fa
     Returns (output (T, N, H), h_T, steps) with steps[t] = (h_t before masking, h_{t-1})."""
     T = x.shape[0]
     xp = _project_composed(x, w_ih, b_ih, b_hh)
+    w_hh_t = w_hh.mT                  # one transpose node for all steps
     h, outs, steps = h0, [None] * T, [None] * T
     for t, _, _ in time_steps(T, reverse):
-        a = xp[t] + h @ w_hh.mT
+        a = xp[t] + h @ w_hh_t
         h_new = a.tanh() if nonlinearity == "tanh" else a.relu()
         steps[t] = (h_new, h)
         m, keep = _mask_at(mask, t, h_new)
@@ -61,25 +62,29 @@ def gru_reference(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, mask=None, reverse=Fa
     T = x.shape[0]
     H = w_hh.shape[1]
     xp = _project_composed(x, w_ih, b_ih, b_hh, hh_bias=False)
-    w_rz, w_n = w_hh[:2 * H], w_hh[2 * H:]
-    b_rz = b_n = None
-    if b_hh is not None:
-        b_rz, b_n = b_hh[:2 * H], b_hh[2 * H:]
+    # reset_after: all of h's products at once, [W_hr h, W_hz h, W_hn h] (+ b_hh);
+    # otherwise W_hn multiplies r * h, which needs r first
+    w_hh_t = w_hh.mT if reset_after else w_hh[:2 * H].mT      # transposed once for all steps
+    w_n_t = None if reset_after else w_hh[2 * H:].mT
+    b_h, b_n = b_hh, None
+    if b_hh is not None and not reset_after:
+        b_h, b_n = b_hh[:2 * H], b_hh[2 * H:]
     h, outs, steps = h0, [None] * T, [None] * T
     for t, _, _ in time_steps(T, reverse):
         x_r, x_z, x_n = xp[t].split(H, axis=-1)
-        h_rz = h @ w_rz.mT
-        if b_rz is not None:
-            h_rz = h_rz + b_rz
-        h_r, h_z = h_rz.split(H, axis=-1)
+        hh = h @ w_hh_t
+        if b_h is not None:
+            hh = hh + b_h
+        if reset_after:
+            h_r, h_z, u = hh.split(H, axis=-1)
+        else:
+            h_r, h_z = hh.split(H, axis=-1)
         r, z = (x_r + h_r).sigmoid(), (x_z + h_z).sigmoid()
         if reset_after:
-            u = h @ w_n.mT
-            u = u + b_n if b_n is not None else u
             n = (x_n + r * u).tanh()
         else:
             u = r * h
-            hn = u @ w_n.mT
+            hn = u @ w_n_t
             n = (x_n + (hn + b_n if b_n is not None else hn)).tanh()
         h_new = (1.0 - z) * n + z * h
         steps[t] = (r, z, n, u, h)
@@ -107,14 +112,16 @@ def lstm_reference(x, h0, c0, w_ih, w_hh, *weights, mask=None, reverse=False, pr
     T = x.shape[0]
     H = w_hh.shape[0] // 4
     xp = _project_composed(x, w_ih, b_ih, b_hh)
+    w_hh_t = w_hh.mT                  # transposed once for all steps
+    w_hr_t = None if w_hr is None else w_hr.mT
     h, c, outs, steps = h0, c0, [None] * T, [None] * T
     for t, _, _ in time_steps(T, reverse):
-        i, f, g, o = (xp[t] + h @ w_hh.mT).split(H, axis=-1)
+        i, f, g, o = (xp[t] + h @ w_hh_t).split(H, axis=-1)
         i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
         c_new = f * c + i * g
         tc = c_new.tanh()
         m_new = o * tc
-        h_new = m_new if w_hr is None else m_new @ w_hr.mT
+        h_new = m_new if w_hr_t is None else m_new @ w_hr_t
         steps[t] = (i, f, g, o, tc, c, h, m_new)
         m, keep = _mask_at(mask, t, h_new)
         outs[t] = h_new if m is None else h_new * m
