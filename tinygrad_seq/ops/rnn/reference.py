@@ -62,25 +62,23 @@ def gru_reference(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, mask=None, reverse=Fa
     T = x.shape[0]
     H = w_hh.shape[1]
     xp = _project_composed(x, w_ih, b_ih, b_hh, hh_bias=False)
-    # reset_after: all of h's products at once, [W_hr h, W_hz h, W_hn h] (+ b_hh);
-    # otherwise W_hn multiplies r * h, which needs r first
-    w_hh_t = w_hh.mT if reset_after else w_hh[:2 * H].mT      # transposed once for all steps
-    w_n_t = None if reset_after else w_hh[2 * H:].mT
-    b_h, b_n = b_hh, None
-    if b_hh is not None and not reset_after:
-        b_h, b_n = b_hh[:2 * H], b_hh[2 * H:]
+    w_rz_t, w_n_t = w_hh[:2 * H].mT, w_hh[2 * H:].mT     # transposed once for all steps
+    b_rz = b_n = None
+    if b_hh is not None:
+        b_rz, b_n = b_hh[:2 * H], b_hh[2 * H:]
     h, outs, steps = h0, [None] * T, [None] * T
     for t, _, _ in time_steps(T, reverse):
         x_r, x_z, x_n = xp[t].split(H, axis=-1)
-        hh = h @ w_hh_t
-        if b_h is not None:
-            hh = hh + b_h
-        if reset_after:
-            h_r, h_z, u = hh.split(H, axis=-1)
-        else:
-            h_r, h_z = hh.split(H, axis=-1)
+        h_rz = h @ w_rz_t
+        if b_rz is not None:
+            h_rz = h_rz + b_rz
+        h_r, h_z = h_rz.split(H, axis=-1)
         r, z = (x_r + h_r).sigmoid(), (x_z + h_z).sigmoid()
+        # u on its own, not a view of one (N, 3H) product: the product r * u keeps u,
+        # which would keep the whole product alive until backward
         if reset_after:
+            u = h @ w_n_t
+            u = u + b_n if b_n is not None else u
             n = (x_n + r * u).tanh()
         else:
             u = r * h
