@@ -149,8 +149,9 @@ class Tensor:
 
     @property
     def device(self):
-        """Where the data is: "cpu" (a NumPy array) or "cuda" (a CuPy array)."""
-        return backend.device_of(self.array)
+        """Where the data is: "cpu" (a NumPy array) or "cuda" (a CuPy array), a string
+        with torch.device's ``.type`` and ``.index`` (backend.DeviceName)."""
+        return backend.DEVICE_NAMES[backend.device_of(self.array)]
 
     @property
     def is_leaf(self):

@@ -152,6 +152,20 @@ def test_device_like_torch():
         assert (a.type, a.index, str(a), repr(a)) == (b.type, b.index, str(b), repr(b))
 
 
+@needs_torch
+def test_tensor_device_has_torch_devices_type_and_index():
+    """PyTorch programs read x.device.type ("if x.device.type == 'cuda'") and pass
+    x.device on; ours is the device's name with .type and .index."""
+    x = ts.zeros(2, device="cpu")
+    t = torch.zeros(2)
+    assert (x.device.type, x.device.index) == (t.device.type, t.device.index)
+    assert x.device == "cpu" and x.device == ts.device("cpu") and str(x.device) == "cpu"
+    assert ts.device(x.device) == ts.device("cpu")
+    assert ts.zeros(1, device=x.device).device == "cpu"
+    assert {x.device: 1}["cpu"] == 1            # hashes as the string
+    assert f"{x.device}" == "cpu"
+
+
 # ---------------------------------------------------------------- cuda
 
 def test_cuda_queries_never_raise():

@@ -19,7 +19,7 @@ from .dtypes import (  # noqa: F401
     bool_, dtype, float16, float32, float64, float_array, get_default_dtype, int32, int64,
     intp, is_dtype_name, is_float, promote_types, result_type, set_default_dtype)
 from .devices import (  # noqa: F401
-    DEVICES, ENV_VAR, Device, _load_cupy, array_module, as_ndarray, check_device,
+    DEVICES, DEVICE_NAMES, ENV_VAR, Device, DeviceName, _load_cupy, array_module, as_ndarray, check_device,
     default_device, device_of, follow_device, format_array, host_array, is_array,
     numpy_scalar, to_device, to_numpy, writeable, xp)
 from .generators import fresh_seed, generator, manual_seed, random_stream, rng  # noqa: F401

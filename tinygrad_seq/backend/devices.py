@@ -162,6 +162,26 @@ def writeable(a):
     return all(s != 0 or n <= 1 for s, n in zip(a.strides, a.shape))
 
 
+class DeviceName(str):
+    """What ``Tensor.device`` gives: the device's name, the string "cpu" or "cuda" (so
+    it compares, hashes and prints as the strings the framework passes around), with
+    torch.device's ``.type`` and ``.index``, so that ``x.device.type == "cuda"`` and
+    ``x.device.index`` work as in PyTorch programs."""
+    __slots__ = ()
+
+    @property
+    def type(self):
+        return str(self)
+
+    @property
+    def index(self):
+        """None on the CPU, 0 on the GPU (torch's index of a CUDA tensor's device)."""
+        return None if self == "cpu" else 0
+
+
+DEVICE_NAMES = {name: DeviceName(name) for name in ("cpu", "cuda")}
+
+
 def device_of(a):
     """"cuda" for a CuPy array, "cpu" for anything else."""
     if _cupy is not None and isinstance(a, _cupy.ndarray):
