@@ -320,3 +320,18 @@ def test_loss_errors():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         F.l1_loss(x, y)             # same shapes: no warning
+
+
+TARGET = ts.tensor([[0.1, -0.2, 0.3], [0.0, 0.5, -0.1]])
+
+
+@pytest.mark.parametrize("fn", [F.silu, F.mish, F.elu, lambda a: F.leaky_relu(a, 0.2),
+                                F.hardtanh, F.normalize,
+                                lambda a: F.smooth_l1_loss(a, TARGET, beta=0.5, reduction="none"),
+                                lambda a: F.huber_loss(a, TARGET, "none", delta=0.7)],
+                         ids=["silu", "mish", "elu", "leaky_relu", "hardtanh", "normalize",
+                              "smooth_l1", "huber"])
+def test_second_derivatives_gradgradcheck(fn):
+    # away from the kinks: |x| not near 1 (hardtanh), |x - TARGET| not near 0.5 or 0.7
+    x = np.array([[0.3, -2.2, 1.6], [2.4, -0.45, 0.8]])
+    assert ts.gradgradcheck(fn, (ts.tensor(x, requires_grad=True),))
