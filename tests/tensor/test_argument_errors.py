@@ -137,6 +137,14 @@ CASES = [
      "AdamW: weight_decay", "-1.0"),
     ("SparseAdam lr 0", lambda: optim.SparseAdam(_params(), lr=0.0), V, "SparseAdam: lr", "0.0"),
     ("SparseAdam eps 'x'", lambda: optim.SparseAdam(_params(), eps="x"), T, "SparseAdam: eps", "'x'"),
+    ("RMSprop alpha -1", lambda: optim.RMSprop(_params(), alpha=-1.0), V, "RMSprop: alpha", "-1.0"),
+    ("RMSprop momentum 'x'", lambda: optim.RMSprop(_params(), momentum="x"), T,
+     "RMSprop: momentum", "'x'"),
+    ("BatchNorm1d eps -1", lambda: nn.BatchNorm1d(3, eps=-1.0), V, "BatchNorm1d: eps", "-1.0"),
+    ("BatchNorm1d momentum 'x'", lambda: nn.BatchNorm1d(3, momentum="x"), T,
+     "BatchNorm1d: momentum", "'x'"),
+    ("HuberLoss delta 0", lambda: nn.HuberLoss(delta=0.0), V, "HuberLoss: delta", "0.0"),
+    ("SmoothL1Loss beta 'x'", lambda: nn.SmoothL1Loss(beta="x"), T, "SmoothL1Loss: beta", "'x'"),
     ("param group lr -1", lambda: _sgd().add_param_group({"params": _params(), "lr": -1.0}), V,
      "SGD: lr", "-1.0"),
     # ---- lr_scheduler
@@ -158,6 +166,12 @@ CASES = [
      "LinearLR: total_iters", "None"),
     ("LinearLR total_iters -1", lambda: lr_scheduler.LinearLR(_sgd(), total_iters=-1), V,
      "LinearLR: total_iters", "-1"),
+    ("ReduceLROnPlateau factor 1", lambda: lr_scheduler.ReduceLROnPlateau(_sgd(), factor=1.0), V,
+     "ReduceLROnPlateau: factor", "1.0"),
+    ("ReduceLROnPlateau patience 'x'", lambda: lr_scheduler.ReduceLROnPlateau(_sgd(), patience="x"),
+     T, "ReduceLROnPlateau: patience", "'x'"),
+    ("OneCycleLR total_steps 0", lambda: lr_scheduler.OneCycleLR(_sgd(), 1.0, total_steps=0), V,
+     "OneCycleLR", "total_steps"),
     ("LambdaLR lr_lambda 3", lambda: lr_scheduler.LambdaLR(_sgd(), 3), T, "LambdaLR: lr_lambda", "3"),
     ("LambdaLR optimizer", lambda: lr_scheduler.LambdaLR(None, lambda e: 1.0), T,
      "LambdaLR", "NoneType"),
@@ -195,6 +209,9 @@ GOOD_CALLS = [
     lambda: lr_scheduler.CosineAnnealingLR(_sgd(), 0.5),
     lambda: lr_scheduler.LinearLR(_sgd(), total_iters=0),
     lambda: nn.TransformerEncoder(_layer(), 0),
+    lambda: nn.BatchNorm1d(0), lambda: nn.SmoothL1Loss(beta=0.0),
+    lambda: lr_scheduler.ReduceLROnPlateau(_sgd(), patience=0),
+    lambda: lr_scheduler.OneCycleLR(_sgd(), 1.0, total_steps=1),
 ]
 
 

@@ -337,6 +337,10 @@ REPR_CASES = {
     "TransformerDecoderLayer": ((8, 2), {"dim_feedforward": 16, "norm_first": True}),
     "CrossEntropyLoss": ((), {}), "NLLLoss": ((), {}), "BCELoss": ((), {}),
     "BCEWithLogitsLoss": ((), {}), "MSELoss": ((), {}),
+    "SiLU": ((), {"inplace": True}), "Mish": ((), {}), "LeakyReLU": ((0.2,), {}),
+    "ELU": ((), {"alpha": 0.5, "inplace": True}), "Hardtanh": ((-2.0, 2.0), {}),
+    "L1Loss": ((), {}), "SmoothL1Loss": ((), {"beta": 0.5}), "HuberLoss": ((), {"delta": 2.0}),
+    "BatchNorm1d": ((6,), {"momentum": None, "affine": False}),
 }
 
 

@@ -76,3 +76,58 @@ def softplus(input, beta=1.0, threshold=20.0):
     if not backend.is_float(x.dtype):
         raise DTypeError(f"softplus: expected a float tensor, got {x.dtype}")
     return Softplus.apply(x, beta=float(beta), threshold=float(threshold))
+
+
+def _float_input(x, op):
+    x = _as_tensor(x, op)
+    if not backend.is_float(x.dtype):
+        raise DTypeError(f"{op}: expected a float tensor, got {x.dtype}")
+    return x
+
+
+def _activate(x, fn, inplace):
+    """fn(x); with torch's ``inplace=True`` the result is written into x (differentiably:
+    fn runs on a clone, so the values its backward saved are not overwritten) and x is
+    returned."""
+    if not inplace:
+        return fn(x)
+    return x.copy_(fn(x.clone()))
+
+
+def silu(input, inplace=False):
+    """SiLU (swish): x * sigmoid(x), as torch.nn.functional.silu."""
+    return _activate(_float_input(input, "silu"), lambda x: x * x.sigmoid(), inplace)
+
+
+def mish(input, inplace=False):
+    """Mish: x * tanh(softplus(x)), as torch.nn.functional.mish."""
+    return _activate(_float_input(input, "mish"),
+                     lambda x: x * Softplus.apply(x, beta=1.0, threshold=20.0).tanh(), inplace)
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    """x where x > 0, negative_slope * x elsewhere (the gradient at 0 is negative_slope,
+    as PyTorch's)."""
+    slope = float(negative_slope)
+    return _activate(_float_input(input, "leaky_relu"), lambda x: x.where(x > 0, x * slope),
+                     inplace)
+
+
+def elu(input, alpha=1.0, inplace=False):
+    """x where x > 0, alpha * (exp(x) - 1) elsewhere (the gradient at 0 is alpha, as
+    PyTorch's). The exponential is taken of min(x, 0), so large inputs give no inf."""
+    alpha = float(alpha)
+    return _activate(_float_input(input, "elu"),
+                     lambda x: x.where(x > 0, (x.clamp(max=0.0).exp() - 1.0) * alpha), inplace)
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    """clamp(x, min_val, max_val); the gradient is 1 strictly inside (min_val, max_val)
+    and 0 elsewhere, the bounds included (PyTorch's hardtanh_backward)."""
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val cannot be greater than max_val, got "
+                         f"min_val={min_val}, max_val={max_val}")
+    def fn(x):
+        inside = (x > min_val) & (x < max_val)
+        return x.where(inside, x.detach().clamp(min_val, max_val))
+    return _activate(_float_input(input, "hardtanh"), fn, inplace)

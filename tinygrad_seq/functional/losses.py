@@ -1,7 +1,8 @@
 """Losses with PyTorch's names, arguments and semantics; ``reduction`` is 'mean'
 (default), 'sum' or 'none'.
 
-- ``mse_loss``: (x - y)^2.
+- ``mse_loss``: (x - y)^2; ``l1_loss``: |x - y|; ``smooth_l1_loss`` (beta) and
+  ``huber_loss`` (delta): quadratic near 0, linear beyond.
 - ``binary_cross_entropy`` on probabilities: the notes' J = -y log y_hat - (1 - y)
   log(1 - y_hat), each log clamped at -100 as PyTorch (so y_hat = 0 or 1 gives a
   finite loss); its gradient is PyTorch's (y_hat - y) / max(y_hat (1 - y_hat), 1e-12).
@@ -103,6 +104,77 @@ def mse_loss(input, target, reduction="mean"):
     _warn_if_broadcast(input, target)
     diff = input - target
     return _reduce(diff * diff, reduction)
+
+
+
+def _regression_operands(input, target, op):
+    """(input, target) float Tensors of an elementwise regression loss (a non-float
+    target takes the input's dtype), with the broadcast warning."""
+    input = _input(input, op)
+    target = _tensor_like(target, input, op, "target")
+    if target.dtype.kind != "f":
+        target = target.to(input.dtype)
+    _warn_if_broadcast(input, target)
+    return input, target
+
+
+def _elementwise_weight(weight, input, op):
+    weight = _tensor_like(weight, input, op, "weight")
+    if tuple(weight.shape) != tuple(input.shape):
+        raise ValueError(f"{op}: weights and input must have the same size, got weight of "
+                         f"shape {tuple(weight.shape)} and input of shape {tuple(input.shape)}")
+    return weight
+
+
+@float16_in_float32
+def l1_loss(input, target, *, reduction="mean", weight=None):
+    """|input - target|, reduced; with an elementwise ``weight`` (the input's shape) the
+    terms are w_i |x_i - y_i| and the mean is sum_i w_i |x_i - y_i| / sum_i w_i, as
+    torch. Shapes broadcast, with PyTorch's UserWarning when they differ. (torch's
+    deprecated size_average/reduce come before ``reduction``: it is keyword-only here.)"""
+    _check_reduction(reduction, "l1_loss")
+    input, target = _regression_operands(input, target, "l1_loss")
+    loss = (input - target).abs()
+    if weight is None:
+        return _reduce(loss, reduction)
+    weight = _elementwise_weight(weight, input, "l1_loss")
+    loss = loss * weight
+    return loss.sum() / weight.sum() if reduction == "mean" else _reduce(loss, reduction)
+
+
+@float16_in_float32
+def smooth_l1_loss(input, target, *, reduction="mean", beta=1.0):
+    """With d = input - target: 0.5 d^2 / beta where |d| < beta, |d| - 0.5 beta
+    elsewhere, reduced; ``beta=0`` is ``l1_loss``. (``reduction`` and ``beta`` are
+    keyword-only: torch's deprecated size_average/reduce come first there.)"""
+    _check_reduction(reduction, "smooth_l1_loss")
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss: beta must be >= 0, got {beta}")
+    input, target = _regression_operands(input, target, "smooth_l1_loss")
+    d = input - target
+    a = d.abs()
+    if beta == 0:
+        return _reduce(a, reduction)
+    loss = (d * d * (0.5 / beta)).where(a < beta, a - 0.5 * beta)
+    return _reduce(loss, reduction)
+
+
+@float16_in_float32
+def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
+    """With d = input - target: 0.5 d^2 where |d| < delta, delta (|d| - 0.5 delta)
+    elsewhere (``smooth_l1_loss`` times beta = delta), reduced; an elementwise
+    ``weight`` (the input's shape) multiplies each term, and the mean is then the plain
+    mean of the weighted terms, as torch."""
+    _check_reduction(reduction, "huber_loss")
+    if delta <= 0:
+        raise ValueError(f"huber_loss: delta must be > 0, got {delta}")
+    input, target = _regression_operands(input, target, "huber_loss")
+    d = input - target
+    a = d.abs()
+    loss = (d * d * 0.5).where(a < delta, (a - 0.5 * delta) * delta)
+    if weight is not None:
+        loss = loss * _elementwise_weight(weight, input, "huber_loss")
+    return _reduce(loss, reduction)
 
 
 # ---------------------------------------------------------------- binary

@@ -10,7 +10,8 @@ the repr shows no settings (``CrossEntropyLoss()``). PyTorch's deprecated
 difference. ``reduction`` ('mean', 'sum' or 'none') is checked at construction.
 """
 from .. import functional as F
-from ..checks import check_int, check_nonnegative_int, check_probability
+from ..checks import (check_int, check_nonnegative, check_nonnegative_int, check_positive,
+                      check_probability)
 from ..tensor import float_tensor, tensor_arg
 from .module import Module
 
@@ -47,6 +48,41 @@ class MSELoss(_Loss):
     def forward(self, input, target):
         return F.mse_loss(input, target, reduction=self.reduction)
 
+
+
+class L1Loss(_Loss):
+    """l_i = |x_i - y_i|, reduced by mean (default), sum or none (``F.l1_loss``)."""
+
+    def __init__(self, *, reduction="mean"):
+        super().__init__(reduction)
+
+    def forward(self, input, target):
+        return F.l1_loss(input, target, reduction=self.reduction)
+
+
+class SmoothL1Loss(_Loss):
+    """l_i = 0.5 d_i^2 / beta where |d_i| < beta, |d_i| - 0.5 beta elsewhere, d = x - y
+    (``F.smooth_l1_loss``; beta >= 0, checked at construction)."""
+
+    def __init__(self, *, reduction="mean", beta=1.0):
+        super().__init__(reduction)
+        self.beta = check_nonnegative(beta, "beta", "SmoothL1Loss")
+
+    def forward(self, input, target):
+        return F.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
+
+
+class HuberLoss(_Loss):
+    """l_i = 0.5 d_i^2 where |d_i| < delta, delta (|d_i| - 0.5 delta) elsewhere, d = x - y
+    (``F.huber_loss``; delta > 0, checked at construction). torch's HuberLoss has no
+    deprecated arguments, so ``reduction`` and ``delta`` may be positional."""
+
+    def __init__(self, reduction="mean", delta=1.0):
+        super().__init__(reduction)
+        self.delta = check_positive(delta, "delta", "HuberLoss")
+
+    def forward(self, input, target):
+        return F.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
 
 class BCELoss(_WeightedLoss):
     """l_i = -w_i (y_i log x_i + (1 - y_i) log(1 - x_i)) on probabilities x (each log
