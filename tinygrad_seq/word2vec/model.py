@@ -43,6 +43,7 @@ from .. import backend, nn, optim
 from .. import functional as F
 from ..creation import tensor
 from ..io import load, save
+from . import compiled as compiled_step
 from . import corpus as C
 from .keyedvectors import KeyedVectors
 from .saved import SavedModel, file_name
@@ -109,7 +110,12 @@ class Word2Vec:
     update as the autodiff ``step_autodiff``, written on backend arrays) or with
     ``step_autodiff`` (Embedding(sparse=True), F.binary_cross_entropy_with_logits,
     optim.SGD). ``device``: where the tables live (default: the framework's
-    default device). The vectors are in ``model.wv`` (KeyedVectors)."""
+    default device). ``compiled`` (not in gensim, not saved): the fast path's step as a
+    Numba kernel (word2vec/compiled.py; ``pip install -e ".[fast]"``), the same update
+    to float32 rounding, several times faster and free of the GIL for ``workers``;
+    None (default) uses it when numba imports and the tables are on the CPU with
+    ``fast_path``, True requires it, False keeps the NumPy step. The vectors are in
+    ``model.wv`` (KeyedVectors)."""
 
     def __init__(self, sentences=None, corpus_file=None, vector_size=100, alpha=0.025, window=5,
                  min_count=5, max_vocab_size=None, sample=1e-3, seed=1, workers=1,
@@ -117,7 +123,7 @@ class Word2Vec:
                  epochs=5, trim_rule=None, sorted_vocab=1, batch_words=10000, compute_loss=False,
                  callbacks=(), max_final_vocab=None, shrink_windows=True, progress=True,
                  batch_examples=1024, shared_negatives=True, fast_path=True, device=None,
-                 max_pair_repeats=4):
+                 max_pair_repeats=4, compiled=None):
         settings = checked_settings(dict(
             vector_size=vector_size, window=window, min_count=min_count,
             max_vocab_size=max_vocab_size, sg=sg, negative=negative, ns_exponent=ns_exponent,
@@ -133,6 +139,7 @@ class Word2Vec:
         self.trim_rule = check_callable("trim_rule", trim_rule)
         self.callbacks = check_callbacks("callbacks", callbacks)
         self.device = device if device is not None else backend.default_device
+        self.compiled = compiled
         self.vocab = None
         self._scratch = _Scratch()
         # syn0's scatter in step_fast: True adds every context slot (pads add zeros; no
@@ -149,6 +156,35 @@ class Word2Vec:
             self.build_vocab(corpus, trim_rule=self.trim_rule)
             self.train(corpus, epochs=self.epochs, compute_loss=self.compute_loss,
                        callbacks=self.callbacks)
+
+    # ---- the compiled step
+    @property
+    def compiled(self):
+        """None (use the Numba kernel where it can run), True (require it) or False."""
+        return self._compiled
+
+    @compiled.setter
+    def compiled(self, value):
+        if value is not None:
+            value = SETTING_CHECKS["fast_path"]("compiled", value)
+        if value:
+            if not self.fast_path:
+                raise ValueError("Word2Vec: compiled=True runs the fast path's step, but "
+                                 "fast_path=False asks for the autodiff step")
+            if self.device != "cpu":
+                raise ValueError(f"Word2Vec: compiled=True runs on the CPU's tables, got "
+                                 f"device={self.device!r}")
+            if compiled_step.load() is None:
+                raise ImportError("Word2Vec: compiled=True needs numba (pip install -e "
+                                  "\".[fast]\" or pip install numba), which did not import: "
+                                  f"{compiled_step.missing_reason()}")
+        self._compiled = value
+
+    def _kernel(self):
+        """The compiled step to train with, or None for the NumPy step."""
+        if self._compiled is False or not self.fast_path or self.device != "cpu":
+            return None
+        return compiled_step.load()
 
     # ---- vocabulary and tables
     @property
@@ -431,6 +467,11 @@ class Word2Vec:
         """``step`` inside train(): the fast path's loss stays a backend scalar, so that
         a GPU step needs no sync. `scratch`: the worker's arrays; `with_loss=False`
         skips the loss (0 is returned) where nothing reads it."""
+        kernel = self._kernel()
+        if kernel is not None:
+            inputs = self._as_inputs(inputs)
+            return self._steps_compiled(kernel, inputs, targets, [0, inputs.shape[0]], lr,
+                                        scratch, with_loss)
         if self.fast_path:
             return self._step_fast(inputs, targets, lr, scratch, with_loss)
         with self._autodiff_lock:       # one optimizer, one set of .grad: one step at a time
@@ -478,6 +519,33 @@ class Word2Vec:
             if self.device == "cpu" else None
         backend.add_rows(W, rows.reshape(-1), step_out.reshape(-1, D), index)
         return loss, step_in
+
+    def _steps_compiled(self, kernel, inputs, targets, bounds, lr, scratch=None,
+                        with_loss=True):
+        """The steps [bounds[s], bounds[s+1]) of host arrays (inputs, targets) by the
+        compiled kernel on the CPU tables, in place; returns the summed loss (a float, 0.0
+        without `with_loss`). The same update as ``_step_fast``, step by step."""
+        get = (self._scratch if scratch is None else scratch).get
+        inputs = np.ascontiguousarray(self._as_inputs(inputs), dtype=np.int64)
+        targets = np.ascontiguousarray(targets, dtype=np.int64)
+        bounds = np.asarray(bounds, dtype=np.int64)
+        W0, W1 = self.syn0.weight.array, self.syn1neg.weight.array
+        D, dt = W0.shape[1], W0.dtype
+        if self.hs:
+            W2, points, labels = self.syn1.weight.array, self._hs_points, self._hs_labels
+        else:
+            W2, points, labels = W1[:1], _NO_PATHS, _NO_LABELS
+        most = int(np.diff(bounds).max()) if bounds.shape[0] > 1 else 0
+        J = inputs.shape[1]
+        K = (targets.shape[1] if self.negative else 0) + (points.shape[1] if self.hs else 0)
+        loss = kernel(W0, W1, W2, inputs, targets, points, labels, bounds, dt.type(lr),
+                      bool(self.sg), bool(self.cbow_mean), bool(self.negative), bool(self.hs),
+                      bool(with_loss), get("k_g", (max(most * J * K, 1),), dt, np),
+                      get("k_in", (max(most * J * D, 1),), dt, np),
+                      get("k_h", (max(most * D, 1),), dt, np))
+        for t in (self.syn0, self.syn1neg) + ((self.syn1,) if self.hs else ()):
+            t.weight._version[0] += 1
+        return float(loss)
 
     def _step_fast(self, inputs, targets, lr, scratch=None, with_loss=True):
         """step_fast's work; returns the loss as a backend scalar."""
@@ -577,6 +645,10 @@ class Word2Vec:
         inputs, targets, kept = self._examples(sentences, rng)
         bounds = self._step_bounds(inputs)
         # one copy per job to the model's device
+        kernel = self._kernel()
+        if kernel is not None:                  # one call for all the steps of the job
+            loss = self._steps_compiled(kernel, inputs, targets, bounds, lr, scratch, with_loss)
+            return loss, targets.shape[0], kept
         inputs = backend.to_device(inputs, self.device)
         targets = backend.to_device(targets, self.device)
         job_loss = 0.0
@@ -784,6 +856,10 @@ class Word2Vec:
         return (f"Word2Vec<vocab={n}, vector_size={self.vector_size}, sg={self.sg}, "
                 f"hs={self.hs}, window={self.window}, negative={self.negative}, "
                 f"alpha={self.alpha}>")
+
+
+_NO_PATHS = np.zeros((1, 1), np.int64)        # the kernel's path arguments without hs
+_NO_LABELS = np.zeros((1, 1), np.float32)
 
 
 class _Scratch:
