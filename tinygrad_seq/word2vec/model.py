@@ -274,6 +274,7 @@ class Word2Vec:
         V, D = len(vocab), self.vector_size
         self._keep_prob = vocab.keep_probabilities(self.sample)
         self._cum_table = vocab.cum_table(self.ns_exponent)
+        self._neg_lookup = C.negative_lookup(self._cum_table)
         # row V pads the contexts: zero, never updated (padding_idx)
         self.syn0 = nn.Embedding(V + 1, D, padding_idx=V, sparse=True,
                                  _weight=tensor(syn0, device=self.device))
@@ -372,7 +373,8 @@ class Word2Vec:
             inputs = context[:, None]
         else:
             center, inputs = C.cbow_examples(words, sid, self.window, b, pad=len(self.vocab))
-        negatives = C.draw_negatives(self._cum_table, (center.shape[0], self.negative), rng)
+        negatives = C.draw_negatives(self._cum_table, (center.shape[0], self.negative), rng,
+                                     self._neg_lookup)
         targets = np.concatenate([center[:, None], negatives], axis=1)
         return inputs, targets, int(words.shape[0])
 
@@ -538,7 +540,8 @@ class Word2Vec:
         most = int(np.diff(bounds).max()) if bounds.shape[0] > 1 else 0
         J = inputs.shape[1]
         K = (targets.shape[1] if self.negative else 0) + (points.shape[1] if self.hs else 0)
-        loss = kernel(W0, W1, W2, inputs, targets, points, labels, bounds, dt.type(lr),
+        loss = kernel(W0.reshape(-1), W1.reshape(-1), W2.reshape(-1), D, inputs, targets,
+                      points, labels, bounds, dt.type(lr),
                       bool(self.sg), bool(self.cbow_mean), bool(self.negative), bool(self.hs),
                       bool(with_loss), get("k_g", (max(most * J * K, 1),), dt, np),
                       get("k_in", (max(most * J * D, 1),), dt, np),
@@ -645,10 +648,6 @@ class Word2Vec:
         inputs, targets, kept = self._examples(sentences, rng)
         bounds = self._step_bounds(inputs)
         # one copy per job to the model's device
-        kernel = self._kernel()
-        if kernel is not None:                  # one call for all the steps of the job
-            loss = self._steps_compiled(kernel, inputs, targets, bounds, lr, scratch, with_loss)
-            return loss, targets.shape[0], kept
         inputs = backend.to_device(inputs, self.device)
         targets = backend.to_device(targets, self.device)
         job_loss = 0.0
