@@ -26,6 +26,8 @@ Buffers: g (m, J, K + L) and in_h (m, J, D), a few hundred KB per step, the work
 scratch arrays. The kernel itself is in ``numba_kernels.py`` (imported only here, on
 first use, so that ``import tinygrad_seq`` never pays numba's import).
 """
+import importlib
+
 _kernel = None          # the compiled train_steps, once built
 _failed = None          # the ImportError of numba, once tried
 
@@ -41,11 +43,11 @@ def load():
     global _kernel, _failed
     if _kernel is None and _failed is None:
         try:
-            from . import numba_kernels
+            kernels = importlib.import_module(__package__ + ".numba_kernels")
         except ImportError as e:
             _failed = e
             return None
-        _kernel = numba_kernels.train_steps
+        _kernel = kernels.train_steps
     return _kernel
 
 

@@ -315,17 +315,18 @@ class Word2Vec:
               "rng": self._rng.bit_generator.state}, path)
 
     @classmethod
-    def load(cls, path, mmap=None, device=None):
+    def load(cls, path, mmap=None, device=None, compiled=None):
         """A model saved by ``save``, on `device` (default: the framework's default);
         train() on it needs the corpus again (``sentences`` or ``corpus_file=``). `mmap`
         is accepted for gensim's signature: the model is always loaded fully (training
         writes to its tables). Every field is checked before anything is built: a file
         that is not an intact Word2Vec save raises ``ts.SerializationError`` naming the
         file and the field. Files of an older format version load (settings added since
-        take their defaults); a newer version is refused."""
+        take their defaults); a newer version is refused. ``compiled`` (not saved, a
+        choice of this machine) as the constructor's."""
         name = file_name(path)
         saved = SavedModel(load(path, device="cpu"), name)
-        model = cls(device=device, **saved.settings)
+        model = cls(device=device, compiled=compiled, **saved.settings)
         model._set_tables(saved.vocabulary, saved.syn0, saved.syn1neg, saved.syn1)
         model.train_count = saved.train_count
         model._rng.bit_generator.state = saved.rng
