@@ -347,6 +347,16 @@ def encode_jobs(corpus, vocab, batch_words):
     """``encode_batches`` with the number of sentences of each batch: (batch, raw words,
     sentences). Streams: one batch is held at a time."""
     get = vocab.key_to_index.get
+    for tokens, lengths, raw, n_sent in token_jobs(corpus, batch_words):
+        yield encode_tokens(tokens, lengths, get), raw, n_sent
+
+
+def token_jobs(corpus, batch_words):
+    """The jobs of `corpus` before encoding: (tokens of the job in one list, the
+    length of each sentence piece, raw words, sentences), a job ending at the first
+    sentence that brings it to `batch_words` raw tokens; sentences longer than
+    MAX_SENTENCE_LENGTH are cut into pieces. ``workers > 1`` encodes in the workers
+    (``encode_tokens``), so the thread reading the corpus does only this."""
     tokens, lengths, raw, n_sent = [], [], 0, 0
     for n, sentence in enumerate(corpus):
         if isinstance(sentence, str):
@@ -358,13 +368,13 @@ def encode_jobs(corpus, vocab, batch_words):
             raw += len(part)
         n_sent += 1
         if raw >= batch_words:
-            yield _encoded(tokens, lengths, get), raw, n_sent
+            yield tokens, lengths, raw, n_sent
             tokens, lengths, raw, n_sent = [], [], 0, 0
     if raw or n_sent:
-        yield _encoded(tokens, lengths, get), raw, n_sent
+        yield tokens, lengths, raw, n_sent
 
 
-def _encoded(tokens, lengths, get):
+def encode_tokens(tokens, lengths, get):
     """The index arrays of a job's sentences (pieces of `lengths` tokens), the
     out-of-vocabulary tokens dropped and empty sentences left out: one dictionary
     lookup per token, the rest on whole arrays (a job's worth, not a sentence's)."""

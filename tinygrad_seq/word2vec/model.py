@@ -744,11 +744,13 @@ class Word2Vec:
             if method is not None:
                 method(self)
 
-    def _jobs(self, corpus, epoch, lr_at, unit, bar):
+    def _jobs(self, corpus, epoch, lr_at, unit, bar, encode=True):
         """The jobs of one pass: (sentences, raw words, learning rate), the rate from the
-        progress before the job."""
-        done = 0
-        for sentences_, raw, n in C.encode_jobs(corpus, self.vocab, self.batch_words):
+        progress before the job. ``encode=False``: sentences as (tokens, lengths), for
+        the worker to encode (``C.encode_tokens``)."""
+        done, get = 0, self.vocab.key_to_index.get
+        for tokens, lengths, raw, n in C.token_jobs(corpus, self.batch_words):
+            sentences_ = C.encode_tokens(tokens, lengths, get) if encode else (tokens, lengths)
             lr = lr_at(epoch, done)
             step = raw if unit == "words" else n
             done += step
@@ -770,7 +772,9 @@ class Word2Vec:
     def _epoch_threads(self, corpus, epoch, lr_at, unit, bar, counts, queue_factor):
         """One pass with `workers` threads training jobs from a bounded queue on the
         shared tables (Hogwild): each has its own generator, seeded from the model's,
-        and its own scratch arrays."""
+        and its own scratch arrays, and encodes its jobs' tokens itself, so that the
+        thread reading the corpus does little more than that (it would otherwise take
+        a core's share beside the workers)."""
         n = self.workers
         if not hasattr(self, "_worker_scratch") or len(self._worker_scratch) != n:
             self._worker_scratch = [_Scratch() for _ in range(n)]
@@ -778,6 +782,8 @@ class Word2Vec:
         jobs = queue.Queue(maxsize=queue_factor * n)
         results = [[0.0, 0, 0, 0, 0] for _ in range(n)]
         errors = []
+
+        get = self.vocab.key_to_index.get
 
         def work(k):
             rng, scratch, res = np.random.default_rng(int(seeds[k])), self._worker_scratch[k], \
@@ -789,7 +795,8 @@ class Word2Vec:
                 if errors:
                     continue                                       # drain after a failure
                 try:
-                    sentences_, raw, lr = job
+                    (tokens, lengths), raw, lr = job
+                    sentences_ = C.encode_tokens(tokens, lengths, get)
                     loss, examples, kept = self._train_job(sentences_, lr, rng, scratch,
                                                            self.compute_loss)
                     res[0] += loss
@@ -805,7 +812,7 @@ class Word2Vec:
         for t in threads:
             t.start()
         try:
-            for job in self._jobs(corpus, epoch, lr_at, unit, bar):
+            for job in self._jobs(corpus, epoch, lr_at, unit, bar, encode=False):
                 if errors:
                     break
                 jobs.put(job)
