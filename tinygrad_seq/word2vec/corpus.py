@@ -375,26 +375,54 @@ def token_jobs(corpus, batch_words):
 
 
 def encode_tokens(tokens, lengths, get):
-    """The index arrays of a job's sentences (pieces of `lengths` tokens), the
-    out-of-vocabulary tokens dropped and empty sentences left out: one dictionary
-    lookup per token, the rest on whole arrays (a job's worth, not a sentence's)."""
+    """The job's sentences (pieces of `lengths` tokens) as word indices, the
+    out-of-vocabulary tokens dropped: one dictionary lookup per token, the rest on
+    whole arrays (a job's worth, not a sentence's). Returns an ``EncodedJob``."""
     ids = np.fromiter(map(get, tokens, repeat(-1, len(tokens))), dtype=np.int64,
                       count=len(tokens))
     known = ids >= 0
-    seen = np.concatenate([[0], np.cumsum(known)])        # known tokens before each token
-    ends = seen[np.cumsum(lengths)]                        # ... before each piece's end
-    pieces = np.split(ids[known], ends[:-1])
-    return [p for p in pieces if p.shape[0]]
+    piece = np.repeat(np.arange(len(lengths)), lengths)
+    return EncodedJob(ids[known], piece[known])
+
+
+class EncodedJob:
+    """A job's encoded sentences held flat: ``words`` (int64 word indices, sentence
+    after sentence) and ``sid`` (the sentence of each word; equal for the words of one
+    sentence, different between sentences). Training reads the flat arrays (no array
+    per sentence to build and join again); iterating gives the sentences as arrays,
+    the empty ones left out, as a list of them would."""
+
+    def __init__(self, words, sid):
+        self.words, self.sid = words, sid
+
+    def sentences(self):
+        if not self.words.shape[0]:
+            return []
+        cut = np.flatnonzero(self.sid[1:] != self.sid[:-1]) + 1
+        return np.split(self.words, cut)
+
+    def __iter__(self):
+        return iter(self.sentences())
+
+    def __len__(self):
+        return 0 if not self.words.shape[0] else \
+            int(np.count_nonzero(self.sid[1:] != self.sid[:-1])) + 1
 
 
 def subsample(sentences, keep_prob, rng):
     """The flat index array of the words kept (each with P = keep_prob[word]) and the
-    sentence number of each, as (words, sentence_ids)."""
-    if not sentences:
+    sentence number of each, as (words, sentence_ids). `sentences`: a list of index
+    arrays or an ``EncodedJob`` (the same draws either way)."""
+    if isinstance(sentences, EncodedJob):
+        words, sid = sentences.words, sentences.sid
+    elif sentences:
+        words = np.concatenate(sentences)
+        sid = np.repeat(np.arange(len(sentences)), [len(s) for s in sentences])
+    else:
+        words = np.zeros(0, dtype=np.int64)
+    if not words.shape[0]:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty
-    words = np.concatenate(sentences)
-    sid = np.repeat(np.arange(len(sentences)), [len(s) for s in sentences])
     keep = rng.random(words.shape[0]) < keep_prob[words]
     return words[keep], sid[keep]
 
