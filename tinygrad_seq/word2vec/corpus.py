@@ -361,11 +361,17 @@ def token_jobs(corpus, batch_words):
     for n, sentence in enumerate(corpus):
         if isinstance(sentence, str):
             _check_tokens(sentence, f"sentence {n}")
-        for i in range(0, max(len(sentence), 1), MAX_SENTENCE_LENGTH):
-            part = sentence[i:i + MAX_SENTENCE_LENGTH]
-            tokens.extend(part)
-            lengths.append(len(part))
-            raw += len(part)
+        size = len(sentence)
+        if size <= MAX_SENTENCE_LENGTH:                # one piece: no copy of the list
+            tokens.extend(sentence)
+            lengths.append(size)
+            raw += size
+        else:
+            for i in range(0, size, MAX_SENTENCE_LENGTH):
+                part = sentence[i:i + MAX_SENTENCE_LENGTH]
+                tokens.extend(part)
+                lengths.append(len(part))
+                raw += len(part)
         n_sent += 1
         if raw >= batch_words:
             yield tokens, lengths, raw, n_sent
