@@ -1,5 +1,7 @@
 """Word2Vec's optional compiled step: the fast path's SGD step (``Word2Vec._step_fast``)
-as a Numba kernel on the CPU's float32 tables, for the jobs of ``train()``.
+as a Numba kernel on the CPU's float32 tables, used by ``train()`` and ``step()`` where
+numba is installed (``Word2Vec(compiled=None)``, the default; ``compiled=False`` keeps
+the NumPy step).
 
 Why a kernel: the NumPy step spends most of its time building (m, K, D) temporaries
 and scattering them with ``add.at``; a loop over the examples does the same arithmetic

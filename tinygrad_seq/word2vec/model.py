@@ -31,9 +31,14 @@ gradient of the mean would be). That is written as h = s + detach(s/n - s) with 
 sum: the value is the mean, the gradient is that of the sum.
 
 ``workers=N`` (N > 1) trains Hogwild-style, as word2vec and gensim: one thread reads
-the corpus into jobs, N threads each draw their examples (own generator) and step
-(own scratch arrays) on the shared tables without locks; NumPy releases the GIL in the
+the corpus into jobs, N threads each encode their job, draw its examples (own
+generator) and step (own scratch arrays) on the shared tables without locks; the
+compiled step (``compiled.py``) releases the GIL for a whole step and NumPy in its
 array work, so the threads run on N cores.
+
+On the CPU the fast step runs as a Numba kernel where numba is installed
+(``compiled=None``, the default; ``compiled.py``), the same update to float32 rounding;
+``compiled=False`` keeps the NumPy step below.
 """
 import queue
 import threading
@@ -48,7 +53,7 @@ from . import corpus as C
 from .keyedvectors import KeyedVectors
 from .saved import SavedModel, file_name
 from .settings import (FORMAT_VERSION, SETTING_CHECKS, SETTINGS_OF_VERSION, check_callable,
-                       check_callbacks, check_objectives, checked_settings)
+                       check_callbacks, check_compiled, check_objectives, checked_settings)
 
 np = backend.xp("cpu")     # host arrays (NumPy), asked of the backend
 
@@ -165,8 +170,7 @@ class Word2Vec:
 
     @compiled.setter
     def compiled(self, value):
-        if value is not None:
-            value = SETTING_CHECKS["fast_path"]("compiled", value)
+        value = check_compiled("compiled", value)
         if value:
             if not self.fast_path:
                 raise ValueError("Word2Vec: compiled=True runs the fast path's step, but "

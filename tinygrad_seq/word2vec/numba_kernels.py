@@ -2,13 +2,13 @@
 why). Importing this module imports numba (ImportError without it); the functions
 compile on first call and are cached on disk (``cache=True``).
 
-The tables are passed flat (1-D, row r of width D at [r D, r D + D)): with explicit
-the helpers index a slice of each row with the loop counter alone: numba wraps
-negative indices, and ``a[ao + d]`` keeps that test in the loop, which LLVM then
-vectorises with gathers (2x slower); on ``a[ao:ao + n][d]`` with d in range(n) the
-test folds away and the loops over D become SIMD loads and fused multiply-adds. ``fastmath`` lets it
-reorder the float32 sums (the vectorised dot product), without assuming finite values
-(exp may overflow to inf, which the sigmoid needs).
+The tables are passed flat (1-D, row r of width D at [r D, r D + D)) and the helpers
+index a slice of each row with the loop counter alone: numba wraps negative indices,
+and ``a[ao + d]`` keeps that test inside the loop, which LLVM then vectorises with
+gathers (2x slower, measured); on ``a[ao:ao + n][d]`` with d in range(n) the test
+folds away and the loops over D become SIMD loads and fused multiply-adds.
+``fastmath`` lets LLVM reorder the float32 sums (the vectorised dot product), without
+assuming finite values (exp may overflow to inf, which the sigmoid needs).
 """
 import numba
 import numpy as np
