@@ -11,7 +11,10 @@ folds away and the loops over D become SIMD loads and fused multiply-adds.
 assuming finite values (exp may overflow to inf, which the sigmoid needs).
 """
 import numba
-import numpy as np
+
+from .. import backend
+
+np = backend.xp("cpu")     # NumPy, asked of the backend; numba compiles its functions
 
 _FASTMATH = {"nsz", "arcp", "contract", "reassoc"}
 _jit = numba.njit(nogil=True, cache=True, fastmath=_FASTMATH)
