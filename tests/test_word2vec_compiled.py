@@ -83,6 +83,18 @@ def test_auto_uses_the_kernel_where_it_can_run():
     assert Word2Vec(fast_path=False)._kernel() is None       # autodiff: never compiled
 
 
+@needs_numba
+def test_step_refuses_indices_outside_the_tables():
+    m = Word2Vec(planted_corpus(n_sent=50), min_count=1, epochs=0, progress=False, sg=1,
+                 shared_negatives=False)
+    V = len(m.vocab)
+    with pytest.raises(IndexError, match="targets"):
+        m.step(np.array([[1]]), np.array([[0, V, 1, 2, 3, 4]]), 0.01)
+    with pytest.raises(IndexError, match="inputs"):
+        m.step(np.array([[-1]]), np.array([[0, 1, 1, 2, 3, 4]]), 0.01)
+    m.step(np.array([[V]]), np.array([[0, V - 1, 1, 2, 3, 4]]), 0.01)   # the pad: allowed
+
+
 def test_compiled_setting_is_checked():
     with pytest.raises(TypeError, match="compiled"):
         Word2Vec(compiled="yes")

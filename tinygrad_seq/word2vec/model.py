@@ -457,7 +457,17 @@ class Word2Vec:
 
     def step(self, inputs, targets, lr):
         """One SGD step of learning rate `lr` on a minibatch; returns the summed loss.
-        ``fast_path=True`` (default): ``step_fast``, else ``step_autodiff``."""
+        ``fast_path=True`` (default): the compiled step where it runs (see ``compiled``)
+        or ``step_fast``, else ``step_autodiff``. The compiled step reads the tables
+        without bounds checks, so the indices are checked here (IndexError), as NumPy's
+        indexing would."""
+        if self._kernel() is not None:
+            V = len(self.vocab)
+            for name, a, top in (("inputs", inputs, V), ("targets", targets, V - 1)):
+                a = np.asarray(a)
+                if a.size and (a.min() < 0 or a.max() > top):
+                    raise IndexError(f"Word2Vec.step: {name} holds indices outside [0, {top}] "
+                                     f"(min {a.min()}, max {a.max()})")
         return float(self._train_step(inputs, targets, lr))
 
     def step_autodiff(self, inputs, targets, lr):
