@@ -11,20 +11,32 @@ Corpora (no downloads):
   lee  gensim's test data lee_background.cor (~60k tokens), min_count 2
   kjv  the King James Bible from Debian's bible-kjv package (`bible` prints it;
        ~0.8M tokens), one verse per sentence, lowercased letters only, min_count 5
+  wn   the WordNet 3.0 glosses of Debian's dict-wn package (/usr/share/dictd/wn.dict.dz,
+       gzip-compressed dictd text): one sentence per sense of each entry, the
+       headword followed by its gloss and examples, the [syn: ...] / [ant: ...] lists
+       dropped, lowercased letters only, repeated sentences kept once (207k sentences,
+       3.0M tokens),
+       min_count 5. A synset's gloss appears once under each of its words, so words
+       of one synset share their context: a corpus of definitions, larger than the
+       KJV and with much more of WordSim-353's vocabulary.
 Evaluation files: wordsim353.tsv and questions-words.txt from gensim's test data.
 
-Ours runs twice for skip-gram: with shared negatives (the default: one draw per center
-word for its whole window) and with per-pair negatives (word2vec's and gensim's
-sampling). With --seeds a,b,c every run is repeated per seed: words/s is the median,
+Ours runs with its two steps: the compiled kernel (word2vec/compiled.py, Numba; the
+default where numba is installed) and the NumPy step (compiled=False); the same update
+to float32 rounding. Skip-gram also runs with per-pair negatives (word2vec's and
+gensim's sampling; compiled) besides the default shared negatives (one draw per center
+word for its whole window). With --seeds a,b,c every run is repeated per seed: words/s is the median,
 the Spearman the mean ± sd (48 in-vocabulary WordSim pairs on the KJV make one seed's
 figure noisy).
 
-Run:  python benchmarks/bench_word2vec.py [--corpus lee,kjv] [--kjv-file F] [--sg 1,0]
-      [--epochs 5] [--seeds 1,2,3] [--batch-examples N] [--no-pairs] [--no-gensim]
+Run:  python benchmarks/bench_word2vec.py [--corpus lee,kjv,wn] [--kjv-file F] [--wn-file F]
+      [--max-tokens N] [--sg 1,0] [--epochs 5] [--seeds 1,2,3] [--batch-examples N]
+      [--steps compiled,numpy] [--no-pairs] [--no-gensim]
 """
 import _common  # noqa: F401  (first: pins BLAS threads, puts the repo on sys.path)
 
 import argparse
+import gzip
 import os
 import re
 import shutil
@@ -34,6 +46,7 @@ import time
 
 from _common import DEVICE, machine_line
 from tinygrad_seq.word2vec import Word2Vec
+from tinygrad_seq.word2vec.compiled import available as compiled_available
 
 try:
     import gensim
@@ -87,6 +100,60 @@ def load_kjv(path=None):
     return verses
 
 
+WN_FILE = "/usr/share/dictd/wn.dict.dz"
+SENSE = re.compile(r"^\s+(?:(?:n|v|adj|adv)\s+)?\d+:\s?(.*)$")
+CROSS_REFS = re.compile(r"\[(?:syn|ant|also|see)?:?[^\]]*\]", re.S)
+
+
+def load_wn(path=None):
+    """The senses of WordNet's dictd text (gzip), each as its headword + gloss tokens,
+    repeated sentences once; None when the file is absent."""
+    path = path or WN_FILE
+    if not os.path.exists(path):
+        return None
+    sents, seen, head, sense = [], set(), None, None
+
+    def flush():
+        if head is not None and sense is not None:
+            toks = tokenize(head) + tokenize(CROSS_REFS.sub(" ", " ".join(sense)))
+            key = " ".join(toks)
+            if toks and key not in seen:
+                seen.add(key)
+                sents.append(toks)
+
+    with gzip.open(path, "rt", encoding="utf8", errors="replace") as f:
+        for line in f:
+            if not line.strip():
+                continue
+            if not line[0].isspace():                 # a headword: a new entry
+                flush()
+                head, sense = line.strip(), None
+                if head.startswith("00-database") or head.startswith("00database"):
+                    head = None
+                continue
+            m = SENSE.match(line)
+            if m:                                       # a new sense of the entry
+                flush()
+                sense = [m.group(1)]
+            elif sense is not None:
+                sense.append(line.strip())              # the sense continues
+    flush()
+    return sents
+
+
+def capped(sents, max_tokens):
+    """The first sentences holding at most max_tokens tokens (all without a cap)."""
+    if not max_tokens:
+        return sents
+    out, n = [], 0
+    for s in sents:
+        if n + len(s) > max_tokens:
+            break
+        out.append(s)
+        n += len(s)
+    return out
+
+
 def evaluate(wv):
     d = test_data_dir()
     if d is None:
@@ -107,10 +174,10 @@ def run_gensim(sents, sg, min_count, epochs, seed):
     return m.corpus_total_words * epochs / dt, evaluate(m.wv)
 
 
-def run_ours(sents, sg, min_count, epochs, seed, batch_examples, shared):
+def run_ours(sents, sg, min_count, epochs, seed, batch_examples, shared, compiled=None):
     m = Word2Vec(vector_size=100, window=5, min_count=min_count, sg=sg, negative=5, sample=1e-3,
                  alpha=0.025, min_alpha=0.0001, epochs=epochs, seed=seed, progress=False,
-                 batch_examples=batch_examples, shared_negatives=shared)
+                 batch_examples=batch_examples, shared_negatives=shared, compiled=compiled)
     m.build_vocab(sents)
     t = time.perf_counter()
     m.train(sents)
@@ -131,6 +198,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--corpus", default="lee,kjv")
     ap.add_argument("--kjv-file", default=None, help="KJV text, one verse per line")
+    ap.add_argument("--wn-file", default=None, help=f"WordNet dictd text (default {WN_FILE})")
+    ap.add_argument("--max-tokens", type=int, default=None,
+                    help="train on the first sentences of each corpus holding at most N tokens")
+    ap.add_argument("--steps", default="compiled,numpy",
+                    help="our steps to run: compiled (Numba kernel), numpy (compiled=False)")
     ap.add_argument("--sg", default="1,0")
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--seeds", default="1", help="comma-separated seeds; every run is "
@@ -148,10 +220,12 @@ def main():
           f"epochs {args.epochs}, seeds {seeds}; ours: batch_examples {args.batch_examples}")
     rows = []
     for name in args.corpus.split(","):
-        sents = load_lee() if name == "lee" else load_kjv(args.kjv_file)
+        sents = {"lee": load_lee, "kjv": lambda: load_kjv(args.kjv_file),
+                 "wn": lambda: load_wn(args.wn_file)}[name]()
         if sents is None:
             print(f"{name}: not available, skipped")
             continue
+        sents = capped(sents, args.max_tokens)
         min_count = 2 if name == "lee" else 5
         tokens = sum(map(len, sents))
         for sg in (int(s) for s in args.sg.split(",")):
@@ -160,9 +234,14 @@ def main():
             if not (args.no_gensim or gensim is None):
                 runs.append(("gensim (1 worker)",
                              lambda seed: run_gensim(sents, sg, min_count, args.epochs, seed)))
-            runs.append(("tinygrad_seq" + (", shared negatives" if sg else ""),
-                         lambda seed: run_ours(sents, sg, min_count, args.epochs, seed,
-                                               args.batch_examples, True)))
+            for step in args.steps.split(","):
+                if step == "compiled" and not compiled_available():
+                    print("tinygrad_seq compiled: numba not installed, skipped")
+                    continue
+                runs.append((f"tinygrad_seq {step}" + (", shared negatives" if sg else ""),
+                             lambda seed, c=step == "compiled": run_ours(
+                                 sents, sg, min_count, args.epochs, seed, args.batch_examples,
+                                 True, c)))
             if sg and not args.no_pairs:
                 runs.append(("tinygrad_seq, per-pair negatives",
                              lambda seed: run_ours(sents, sg, min_count, args.epochs, seed,

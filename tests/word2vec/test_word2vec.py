@@ -97,6 +97,23 @@ def test_negative_table_distribution_chi_square():
     assert np.allclose(Vocabulary(list("ab"), [10, 10], 20).negative_distribution(0.0), 0.5)
 
 
+@pytest.mark.parametrize("V", [1, 2, 7, 5000, 40000])
+def test_negative_lookup_draws_the_words_of_the_binary_search(V):
+    counts = np.sort(np.random.default_rng(V).zipf(1.2, V))[::-1]
+    cum = Vocabulary([f"w{i}" for i in range(V)], counts, counts.sum()).cum_table(0.75)
+    plain = C.draw_negatives(cum, (3000, 5), np.random.default_rng(0))
+    fast = C.draw_negatives(cum, (3000, 5), np.random.default_rng(0), C.negative_lookup(cum))
+    assert fast.dtype == plain.dtype and np.array_equal(fast, plain)
+
+
+def test_encoding_drops_unknown_tokens_and_empty_sentences():
+    v = Vocabulary(list("abc"), [3, 2, 1], 6)
+    corpus = [["a", "x", "b"], [], ["x", "y"], ["c"], ["b", "b"], []]
+    (batch, raw, n), = C.encode_jobs(corpus, v, 10 ** 9)
+    assert [b.tolist() for b in batch] == [[0, 1], [2], [1, 1]] and (raw, n) == (8, 6)
+    assert all(b.dtype == np.int64 for b in batch)
+
+
 def test_reduced_windows_are_uniform_below_window():
     b = C.reduced_windows(50000, 5, np.random.default_rng(0))
     assert b.min() == 0 and b.max() == 4

@@ -14,6 +14,7 @@ Formulas (as in the original word2vec C tool and gensim):
 """
 import codecs
 import os
+from itertools import repeat
 
 import numpy as np
 
@@ -303,10 +304,35 @@ class Vocabulary:
         return cum.astype(np.int64)
 
 
-def draw_negatives(cum_table, shape, rng):
-    """Word indices drawn from the negative-sampling distribution (see cum_table)."""
+def draw_negatives(cum_table, shape, rng, lookup=None):
+    """Word indices drawn from the negative-sampling distribution (see cum_table): the
+    word searchsorted(cum_table, r, 'right') of uniform integers r. With `lookup`
+    (``negative_lookup(cum_table)``) the same words, faster: most r are answered by
+    one read of a small table, the others by the search."""
     r = rng.integers(0, cum_table[-1], size=shape, dtype=np.int64)
-    return np.searchsorted(cum_table, r, side="right")
+    if lookup is None:
+        return np.searchsorted(cum_table, r, side="right")
+    direct, shift = lookup
+    words = direct[r >> shift].astype(np.int64)
+    miss = np.flatnonzero(words < 0)
+    if miss.shape[0]:
+        flat = words.reshape(-1)
+        flat[miss] = np.searchsorted(cum_table, r.reshape(-1)[miss], side="right")
+    return words
+
+
+def negative_lookup(cum_table, bits=18):
+    """The draws' shortcut: the integers r < 2^31 fall into 2^bits buckets of 2^(31 -
+    bits) values (bucket r >> (31 - bits)); where a whole bucket gives one word
+    (searchsorted is monotone in r, so its first and last values agree), direct[b] is
+    that word, else -1 (at most one bucket per word boundary, so with V words at most
+    V / 2^bits of the draws need the binary search). One read of a 1 MB table replaces
+    a search of ~log2 V cache misses per draw. Returns (direct int32, shift)."""
+    shift = 31 - bits
+    start = np.arange(1 << bits, dtype=np.int64) << shift
+    lo = np.searchsorted(cum_table, start, side="right")
+    hi = np.searchsorted(cum_table, start + (1 << shift) - 1, side="right")
+    return np.where(lo == hi, lo, -1).astype(np.int32), shift
 
 
 def encode_batches(corpus, vocab, batch_words):
@@ -321,32 +347,88 @@ def encode_jobs(corpus, vocab, batch_words):
     """``encode_batches`` with the number of sentences of each batch: (batch, raw words,
     sentences). Streams: one batch is held at a time."""
     get = vocab.key_to_index.get
-    batch, raw, n_sent = [], 0, 0
+    for tokens, lengths, raw, n_sent in token_jobs(corpus, batch_words):
+        yield encode_tokens(tokens, lengths, get), raw, n_sent
+
+
+def token_jobs(corpus, batch_words):
+    """The jobs of `corpus` before encoding: (tokens of the job in one list, the
+    length of each sentence piece, raw words, sentences), a job ending at the first
+    sentence that brings it to `batch_words` raw tokens; sentences longer than
+    MAX_SENTENCE_LENGTH are cut into pieces. ``workers > 1`` encodes in the workers
+    (``encode_tokens``), so the thread reading the corpus does only this."""
+    tokens, lengths, raw, n_sent = [], [], 0, 0
     for n, sentence in enumerate(corpus):
         if isinstance(sentence, str):
             _check_tokens(sentence, f"sentence {n}")
-        for i in range(0, max(len(sentence), 1), MAX_SENTENCE_LENGTH):
-            part = sentence[i:i + MAX_SENTENCE_LENGTH]
-            ids = [j for j in map(get, part) if j is not None]
-            if ids:
-                batch.append(np.array(ids, dtype=np.int64))
-            raw += len(part)
+        size = len(sentence)
+        if size <= MAX_SENTENCE_LENGTH:                # one piece: no copy of the list
+            tokens.extend(sentence)
+            lengths.append(size)
+            raw += size
+        else:
+            for i in range(0, size, MAX_SENTENCE_LENGTH):
+                part = sentence[i:i + MAX_SENTENCE_LENGTH]
+                tokens.extend(part)
+                lengths.append(len(part))
+                raw += len(part)
         n_sent += 1
         if raw >= batch_words:
-            yield batch, raw, n_sent
-            batch, raw, n_sent = [], 0, 0
+            yield tokens, lengths, raw, n_sent
+            tokens, lengths, raw, n_sent = [], [], 0, 0
     if raw or n_sent:
-        yield batch, raw, n_sent
+        yield tokens, lengths, raw, n_sent
+
+
+def encode_tokens(tokens, lengths, get):
+    """The job's sentences (pieces of `lengths` tokens) as word indices, the
+    out-of-vocabulary tokens dropped: one dictionary lookup per token, the rest on
+    whole arrays (a job's worth, not a sentence's). Returns an ``EncodedJob``."""
+    ids = np.fromiter(map(get, tokens, repeat(-1, len(tokens))), dtype=np.int64,
+                      count=len(tokens))
+    known = ids >= 0
+    piece = np.repeat(np.arange(len(lengths)), lengths)
+    return EncodedJob(ids[known], piece[known])
+
+
+class EncodedJob:
+    """A job's encoded sentences held flat: ``words`` (int64 word indices, sentence
+    after sentence) and ``sid`` (the sentence of each word; equal for the words of one
+    sentence, different between sentences). Training reads the flat arrays (no array
+    per sentence to build and join again); iterating gives the sentences as arrays,
+    the empty ones left out, as a list of them would."""
+
+    def __init__(self, words, sid):
+        self.words, self.sid = words, sid
+
+    def sentences(self):
+        if not self.words.shape[0]:
+            return []
+        cut = np.flatnonzero(self.sid[1:] != self.sid[:-1]) + 1
+        return np.split(self.words, cut)
+
+    def __iter__(self):
+        return iter(self.sentences())
+
+    def __len__(self):
+        return 0 if not self.words.shape[0] else \
+            int(np.count_nonzero(self.sid[1:] != self.sid[:-1])) + 1
 
 
 def subsample(sentences, keep_prob, rng):
     """The flat index array of the words kept (each with P = keep_prob[word]) and the
-    sentence number of each, as (words, sentence_ids)."""
-    if not sentences:
+    sentence number of each, as (words, sentence_ids). `sentences`: a list of index
+    arrays or an ``EncodedJob`` (the same draws either way)."""
+    if isinstance(sentences, EncodedJob):
+        words, sid = sentences.words, sentences.sid
+    elif sentences:
+        words = np.concatenate(sentences)
+        sid = np.repeat(np.arange(len(sentences)), [len(s) for s in sentences])
+    else:
+        words = np.zeros(0, dtype=np.int64)
+    if not words.shape[0]:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty
-    words = np.concatenate(sentences)
-    sid = np.repeat(np.arange(len(sentences)), [len(s) for s in sentences])
     keep = rng.random(words.shape[0]) < keep_prob[words]
     return words[keep], sid[keep]
 

@@ -31,9 +31,14 @@ gradient of the mean would be). That is written as h = s + detach(s/n - s) with 
 sum: the value is the mean, the gradient is that of the sum.
 
 ``workers=N`` (N > 1) trains Hogwild-style, as word2vec and gensim: one thread reads
-the corpus into jobs, N threads each draw their examples (own generator) and step
-(own scratch arrays) on the shared tables without locks; NumPy releases the GIL in the
+the corpus into jobs, N threads each encode their job, draw its examples (own
+generator) and step (own scratch arrays) on the shared tables without locks; the
+compiled step (``compiled.py``) releases the GIL for a whole step and NumPy in its
 array work, so the threads run on N cores.
+
+On the CPU the fast step runs as a Numba kernel where numba is installed
+(``compiled=None``, the default; ``compiled.py``), the same update to float32 rounding;
+``compiled=False`` keeps the NumPy step below.
 """
 import queue
 import threading
@@ -43,11 +48,12 @@ from .. import backend, nn, optim
 from .. import functional as F
 from ..creation import tensor
 from ..io import load, save
+from . import compiled as compiled_step
 from . import corpus as C
 from .keyedvectors import KeyedVectors
 from .saved import SavedModel, file_name
 from .settings import (FORMAT_VERSION, SETTING_CHECKS, SETTINGS_OF_VERSION, check_callable,
-                       check_callbacks, check_objectives, checked_settings)
+                       check_callbacks, check_compiled, check_objectives, checked_settings)
 
 np = backend.xp("cpu")     # host arrays (NumPy), asked of the backend
 
@@ -109,7 +115,12 @@ class Word2Vec:
     update as the autodiff ``step_autodiff``, written on backend arrays) or with
     ``step_autodiff`` (Embedding(sparse=True), F.binary_cross_entropy_with_logits,
     optim.SGD). ``device``: where the tables live (default: the framework's
-    default device). The vectors are in ``model.wv`` (KeyedVectors)."""
+    default device). ``compiled`` (not in gensim, not saved): the fast path's step as a
+    Numba kernel (word2vec/compiled.py; ``pip install -e ".[fast]"``), the same update
+    to float32 rounding, several times faster and free of the GIL for ``workers``;
+    None (default) uses it when numba imports and the tables are on the CPU with
+    ``fast_path``, True requires it, False keeps the NumPy step. The vectors are in
+    ``model.wv`` (KeyedVectors)."""
 
     def __init__(self, sentences=None, corpus_file=None, vector_size=100, alpha=0.025, window=5,
                  min_count=5, max_vocab_size=None, sample=1e-3, seed=1, workers=1,
@@ -117,7 +128,7 @@ class Word2Vec:
                  epochs=5, trim_rule=None, sorted_vocab=1, batch_words=10000, compute_loss=False,
                  callbacks=(), max_final_vocab=None, shrink_windows=True, progress=True,
                  batch_examples=1024, shared_negatives=True, fast_path=True, device=None,
-                 max_pair_repeats=4):
+                 max_pair_repeats=4, compiled=None):
         settings = checked_settings(dict(
             vector_size=vector_size, window=window, min_count=min_count,
             max_vocab_size=max_vocab_size, sg=sg, negative=negative, ns_exponent=ns_exponent,
@@ -133,6 +144,7 @@ class Word2Vec:
         self.trim_rule = check_callable("trim_rule", trim_rule)
         self.callbacks = check_callbacks("callbacks", callbacks)
         self.device = device if device is not None else backend.default_device
+        self.compiled = compiled
         self.vocab = None
         self._scratch = _Scratch()
         # syn0's scatter in step_fast: True adds every context slot (pads add zeros; no
@@ -149,6 +161,34 @@ class Word2Vec:
             self.build_vocab(corpus, trim_rule=self.trim_rule)
             self.train(corpus, epochs=self.epochs, compute_loss=self.compute_loss,
                        callbacks=self.callbacks)
+
+    # ---- the compiled step
+    @property
+    def compiled(self):
+        """None (use the Numba kernel where it can run), True (require it) or False."""
+        return self._compiled
+
+    @compiled.setter
+    def compiled(self, value):
+        value = check_compiled("compiled", value)
+        if value:
+            if not self.fast_path:
+                raise ValueError("Word2Vec: compiled=True runs the fast path's step, but "
+                                 "fast_path=False asks for the autodiff step")
+            if self.device != "cpu":
+                raise ValueError(f"Word2Vec: compiled=True runs on the CPU's tables, got "
+                                 f"device={self.device!r}")
+            if compiled_step.load() is None:
+                raise ImportError("Word2Vec: compiled=True needs numba (pip install -e "
+                                  "\".[fast]\" or pip install numba), which did not import: "
+                                  f"{compiled_step.missing_reason()}")
+        self._compiled = value
+
+    def _kernel(self):
+        """The compiled step to train with, or None for the NumPy step."""
+        if self._compiled is False or not self.fast_path or self.device != "cpu":
+            return None
+        return compiled_step.load()
 
     # ---- vocabulary and tables
     @property
@@ -238,6 +278,7 @@ class Word2Vec:
         V, D = len(vocab), self.vector_size
         self._keep_prob = vocab.keep_probabilities(self.sample)
         self._cum_table = vocab.cum_table(self.ns_exponent)
+        self._neg_lookup = C.negative_lookup(self._cum_table)
         # row V pads the contexts: zero, never updated (padding_idx)
         self.syn0 = nn.Embedding(V + 1, D, padding_idx=V, sparse=True,
                                  _weight=tensor(syn0, device=self.device))
@@ -278,17 +319,18 @@ class Word2Vec:
               "rng": self._rng.bit_generator.state}, path)
 
     @classmethod
-    def load(cls, path, mmap=None, device=None):
+    def load(cls, path, mmap=None, device=None, compiled=None):
         """A model saved by ``save``, on `device` (default: the framework's default);
         train() on it needs the corpus again (``sentences`` or ``corpus_file=``). `mmap`
         is accepted for gensim's signature: the model is always loaded fully (training
         writes to its tables). Every field is checked before anything is built: a file
         that is not an intact Word2Vec save raises ``ts.SerializationError`` naming the
         file and the field. Files of an older format version load (settings added since
-        take their defaults); a newer version is refused."""
+        take their defaults); a newer version is refused. ``compiled`` (not saved, a
+        choice of this machine) as the constructor's."""
         name = file_name(path)
         saved = SavedModel(load(path, device="cpu"), name)
-        model = cls(device=device, **saved.settings)
+        model = cls(device=device, compiled=compiled, **saved.settings)
         model._set_tables(saved.vocabulary, saved.syn0, saved.syn1neg, saved.syn1)
         model.train_count = saved.train_count
         model._rng.bit_generator.state = saved.rng
@@ -336,7 +378,8 @@ class Word2Vec:
             inputs = context[:, None]
         else:
             center, inputs = C.cbow_examples(words, sid, self.window, b, pad=len(self.vocab))
-        negatives = C.draw_negatives(self._cum_table, (center.shape[0], self.negative), rng)
+        negatives = C.draw_negatives(self._cum_table, (center.shape[0], self.negative), rng,
+                                     self._neg_lookup)
         targets = np.concatenate([center[:, None], negatives], axis=1)
         return inputs, targets, int(words.shape[0])
 
@@ -414,7 +457,17 @@ class Word2Vec:
 
     def step(self, inputs, targets, lr):
         """One SGD step of learning rate `lr` on a minibatch; returns the summed loss.
-        ``fast_path=True`` (default): ``step_fast``, else ``step_autodiff``."""
+        ``fast_path=True`` (default): the compiled step where it runs (see ``compiled``)
+        or ``step_fast``, else ``step_autodiff``. The compiled step reads the tables
+        without bounds checks, so the indices are checked here (IndexError), as NumPy's
+        indexing would."""
+        if self._kernel() is not None:
+            V = len(self.vocab)
+            for name, a, top in (("inputs", inputs, V), ("targets", targets, V - 1)):
+                a = np.asarray(a)
+                if a.size and (a.min() < 0 or a.max() > top):
+                    raise IndexError(f"Word2Vec.step: {name} holds indices outside [0, {top}] "
+                                     f"(min {a.min()}, max {a.max()})")
         return float(self._train_step(inputs, targets, lr))
 
     def step_autodiff(self, inputs, targets, lr):
@@ -431,6 +484,11 @@ class Word2Vec:
         """``step`` inside train(): the fast path's loss stays a backend scalar, so that
         a GPU step needs no sync. `scratch`: the worker's arrays; `with_loss=False`
         skips the loss (0 is returned) where nothing reads it."""
+        kernel = self._kernel()
+        if kernel is not None:
+            inputs = self._as_inputs(inputs)
+            return self._steps_compiled(kernel, inputs, targets, [0, inputs.shape[0]], lr,
+                                        scratch, with_loss)
         if self.fast_path:
             return self._step_fast(inputs, targets, lr, scratch, with_loss)
         with self._autodiff_lock:       # one optimizer, one set of .grad: one step at a time
@@ -478,6 +536,34 @@ class Word2Vec:
             if self.device == "cpu" else None
         backend.add_rows(W, rows.reshape(-1), step_out.reshape(-1, D), index)
         return loss, step_in
+
+    def _steps_compiled(self, kernel, inputs, targets, bounds, lr, scratch=None,
+                        with_loss=True):
+        """The steps [bounds[s], bounds[s+1]) of host arrays (inputs, targets) by the
+        compiled kernel on the CPU tables, in place; returns the summed loss (a float, 0.0
+        without `with_loss`). The same update as ``_step_fast``, step by step."""
+        get = (self._scratch if scratch is None else scratch).get
+        inputs = np.ascontiguousarray(self._as_inputs(inputs), dtype=np.int64)
+        targets = np.ascontiguousarray(targets, dtype=np.int64)
+        bounds = np.asarray(bounds, dtype=np.int64)
+        W0, W1 = self.syn0.weight.array, self.syn1neg.weight.array
+        D, dt = W0.shape[1], W0.dtype
+        if self.hs:
+            W2, points, labels = self.syn1.weight.array, self._hs_points, self._hs_labels
+        else:
+            W2, points, labels = W1[:1], _NO_PATHS, _NO_LABELS
+        most = int(np.diff(bounds).max()) if bounds.shape[0] > 1 else 0
+        J = inputs.shape[1]
+        K = (targets.shape[1] if self.negative else 0) + (points.shape[1] if self.hs else 0)
+        loss = kernel(W0.reshape(-1), W1.reshape(-1), W2.reshape(-1), D, inputs, targets,
+                      points, labels, bounds, dt.type(lr),
+                      bool(self.sg), bool(self.cbow_mean), bool(self.negative), bool(self.hs),
+                      bool(with_loss), get("k_g", (max(most * J * K, 1),), dt, np),
+                      get("k_in", (max(most * J * D, 1),), dt, np),
+                      get("k_h", (max(most * D, 1),), dt, np))
+        for t in (self.syn0, self.syn1neg) + ((self.syn1,) if self.hs else ()):
+            t.weight._version[0] += 1
+        return float(loss)
 
     def _step_fast(self, inputs, targets, lr, scratch=None, with_loss=True):
         """step_fast's work; returns the loss as a backend scalar."""
@@ -672,11 +758,13 @@ class Word2Vec:
             if method is not None:
                 method(self)
 
-    def _jobs(self, corpus, epoch, lr_at, unit, bar):
+    def _jobs(self, corpus, epoch, lr_at, unit, bar, encode=True):
         """The jobs of one pass: (sentences, raw words, learning rate), the rate from the
-        progress before the job."""
-        done = 0
-        for sentences_, raw, n in C.encode_jobs(corpus, self.vocab, self.batch_words):
+        progress before the job. ``encode=False``: sentences as (tokens, lengths), for
+        the worker to encode (``C.encode_tokens``)."""
+        done, get = 0, self.vocab.key_to_index.get
+        for tokens, lengths, raw, n in C.token_jobs(corpus, self.batch_words):
+            sentences_ = C.encode_tokens(tokens, lengths, get) if encode else (tokens, lengths)
             lr = lr_at(epoch, done)
             step = raw if unit == "words" else n
             done += step
@@ -698,7 +786,9 @@ class Word2Vec:
     def _epoch_threads(self, corpus, epoch, lr_at, unit, bar, counts, queue_factor):
         """One pass with `workers` threads training jobs from a bounded queue on the
         shared tables (Hogwild): each has its own generator, seeded from the model's,
-        and its own scratch arrays."""
+        and its own scratch arrays, and encodes its jobs' tokens itself, so that the
+        thread reading the corpus does little more than that (it would otherwise take
+        a core's share beside the workers)."""
         n = self.workers
         if not hasattr(self, "_worker_scratch") or len(self._worker_scratch) != n:
             self._worker_scratch = [_Scratch() for _ in range(n)]
@@ -706,6 +796,8 @@ class Word2Vec:
         jobs = queue.Queue(maxsize=queue_factor * n)
         results = [[0.0, 0, 0, 0, 0] for _ in range(n)]
         errors = []
+
+        get = self.vocab.key_to_index.get
 
         def work(k):
             rng, scratch, res = np.random.default_rng(int(seeds[k])), self._worker_scratch[k], \
@@ -717,7 +809,8 @@ class Word2Vec:
                 if errors:
                     continue                                       # drain after a failure
                 try:
-                    sentences_, raw, lr = job
+                    (tokens, lengths), raw, lr = job
+                    sentences_ = C.encode_tokens(tokens, lengths, get)
                     loss, examples, kept = self._train_job(sentences_, lr, rng, scratch,
                                                            self.compute_loss)
                     res[0] += loss
@@ -733,7 +826,7 @@ class Word2Vec:
         for t in threads:
             t.start()
         try:
-            for job in self._jobs(corpus, epoch, lr_at, unit, bar):
+            for job in self._jobs(corpus, epoch, lr_at, unit, bar, encode=False):
                 if errors:
                     break
                 jobs.put(job)
@@ -784,6 +877,10 @@ class Word2Vec:
         return (f"Word2Vec<vocab={n}, vector_size={self.vector_size}, sg={self.sg}, "
                 f"hs={self.hs}, window={self.window}, negative={self.negative}, "
                 f"alpha={self.alpha}>")
+
+
+_NO_PATHS = np.zeros((1, 1), np.int64)        # the kernel's path arguments without hs
+_NO_LABELS = np.zeros((1, 1), np.float32)
 
 
 class _Scratch:

@@ -92,6 +92,19 @@ def check_objectives(hs, negative):
                          "softmax) or negative >= 1 (negative sampling), or both")
 
 
+def check_compiled(name, x):
+    """compiled: None (use the kernel where it can run), or True/False (0/1). A choice of
+    the machine, not of the model: not saved."""
+    if x is None:
+        return None
+    if not isinstance(x, (bool, numbers.Integral, np.bool_)):
+        raise TypeError(f"Word2Vec: {name} must be None, True/False or 0/1, got "
+                        f"{type(x).__name__} {x!r}")
+    if x not in (0, 1):
+        raise ValueError(f"Word2Vec: {name} must be None, True/False or 0/1, got {x!r}")
+    return bool(x)
+
+
 def check_callable(name, x):
     """trim_rule: None or a callable (word, count, min_count) -> RULE_*."""
     if x is not None and not callable(x):
