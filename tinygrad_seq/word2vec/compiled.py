@@ -10,7 +10,7 @@ C loop does, and releases the GIL (``nogil``) so that ``workers=N`` threads run 
 cores. Numba (``pip install -e ".[fast]"``) compiles it on first use and caches the
 machine code next to this file; without Numba everything runs on the NumPy path.
 
-The step is the NumPy step exactly, up to float32 rounding (tests/test_word2vec_compiled.py):
+The step is the NumPy step exactly, up to float32 rounding (tests/word2vec/test_word2vec_compiled.py):
 every example of a step is scored against the tables from before the step and rows
 used several times add their updates. For the examples i of a step, their input
 vectors h (skip-gram: each real context slot; CBOW: the mean or sum of the context
