@@ -682,7 +682,7 @@ def run_backward(roots, gradients, retain_graph, create_graph, capture=None):
 class _Run:
     """The state of one backward pass: where gradients wait until their node runs."""
     __slots__ = ("recorded", "anomaly", "pending", "leaves", "lazy", "given", "capture",
-                 "capture_nodes", "captured")
+                 "capture_nodes", "captured", "sums")
 
     def __init__(self, recorded, capture):
         self.recorded = recorded
@@ -691,6 +691,7 @@ class _Run:
         self.leaves = {}         # id(leaf) -> [leaf, gradient]
         self.lazy = set()        # ids of nodes whose slots may hold SparseGrads
         self.given = set()       # ids of arrays that .grad must not take as they are
+        self.sums = set()        # ids of sums of gradients this pass made (_accumulate)
         self.capture, self.capture_nodes, self.captured = capture, {}, {}
         for t in (capture or {}).values():
             if t._ctx is not None:
@@ -759,6 +760,8 @@ def _output_grads(run, node, grads):
             f"backward: trying to backward through the graph a second time ({node.name} "
             "already freed its saved values); pass retain_graph=True to the first backward "
             "if you need to")
+    if run.sums:             # the rule may pass them on (Add does): no longer ours alone
+        run.sums.difference_update([id(g) for g in grads])
     if run.lazy and id(node) in run.lazy:
         run.lazy.discard(id(node))
         grads = [g.dense_array() if isinstance(g, SparseGrad) else g for g in grads]
@@ -848,14 +851,30 @@ def _route_one(run, edge, parent, g):
         if entry is None:
             run.leaves[id(edge)] = [edge, g]
         else:
-            entry[1] = entry[1] + g
+            entry[1] = _accumulate(run, entry[1], g)
         return
     slots = run.pending.get(id(parent))
     if slots is None:
         slots = run.pending[id(parent)] = [None] * parent.n_outputs
     index = edge if type(edge) is int else edge._index
     old = slots[index]
-    slots[index] = g if old is None else old + g
+    slots[index] = g if old is None else _accumulate(run, old, g)
+
+
+def _accumulate(run, total, g):
+    """total + g, the sum of a tensor's gradients. The first sum is a new array that
+    only this pass holds (run.sums); later gradients are added to it in place, so a
+    weight used at every step of a sequence gets one buffer, not one new array per
+    step. (Never in place on an array a rule returned: Add gives one array to both
+    of its inputs.)"""
+    if id(total) in run.sums and type(g) is type(total) and g.shape == total.shape \
+            and g.dtype == total.dtype:
+        total += g
+        return total
+    total = total + g
+    if not run.recorded and not isinstance(total, SparseGrad):
+        run.sums.add(id(total))
+    return total
 
 
 def _free(node):

@@ -431,3 +431,41 @@ def test_grad_without_create_graph_gives_untracked_tensors():
     assert not g.requires_grad and g.grad_fn is None
     (g,) = ts.grad((x ** 3).sum(), x, create_graph=True)
     assert g.requires_grad and g.grad_fn is not None
+
+
+def test_gradient_sums_in_place_never_touch_an_array_passed_on():
+    """A tensor's gradients are summed in place once the engine made the sum; a sum
+    handed to a rule is no longer the engine's alone (Add passes one array to both
+    inputs), so later gradients must not be added into it. Random graphs of shared
+    intermediates (every value used by several later ones, in every order), checked
+    against the study engine, which sums out of place."""
+    import random
+
+    import tinygrad_seq as ts
+    from tinygrad_seq import reference_engine
+    rng = random.Random(0)
+    for trial in range(150):
+        a = ts.tensor([1.0, -2.0, 0.5], dtype=ts.float64, requires_grad=True)
+        values = [a, a * 2.0]
+        for _ in range(rng.randint(3, 9)):
+            x, y = rng.choice(values), rng.choice(values)
+            op = rng.choice(["add", "sub", "mul", "scale"])
+            values.append(x + y if op == "add" else x - y if op == "sub" else
+                          x * y * 0.1 if op == "mul" else x * rng.choice([2.0, -1.0, 0.5]))
+        used = rng.sample(values[1:], rng.randint(1, min(4, len(values) - 1)))
+        loss = sum((v * float(k + 1)).sum() for k, v in enumerate(used))
+        (want,) = reference_engine.grad(loss, [a])
+        (got,) = ts.grad(loss, [a])
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12,
+                                   err_msg=f"trial {trial}")
+
+
+def test_a_weight_used_at_every_step_sums_its_gradients_correctly():
+    import tinygrad_seq as ts
+    w = ts.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    x = ts.tensor(np.ones((3, 4)))
+    h = ts.zeros(2, 4)
+    for t in range(5):
+        h = (w @ x) * float(t + 1) + h
+    h.sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), np.full((2, 3), 4.0 * 15.0))
