@@ -1,5 +1,5 @@
-"""The gradient protocol (sparse_grad.py): IndexedGrad and RowSparseGrad are two
-implementations of one interface (add, add to dense, densify, scale, finite check),
+"""The gradient protocol (sparse_grad.py): IndexedGrad, RowSparseGrad and ProductGrad
+are implementations of one interface (add, add to dense, densify, scale, finite check),
 and the engine and the optimizers test for the protocol only."""
 import re
 
@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from tinygrad_seq.indexed_grad import IndexedGrad
+from tinygrad_seq.product_grad import ProductGrad
 from tinygrad_seq.sparse import RowSparseGrad
 from tinygrad_seq.sparse_grad import SparseGrad
 
@@ -33,7 +34,14 @@ def row_sparse(vals):
     return RowSparseGrad(ROWS, vals, SHAPE)
 
 
-KINDS = {"IndexedGrad": indexed, "RowSparseGrad": row_sparse}
+def product(vals):
+    """The same sum as a sum of products: one-hot rows^T @ values, in two pairs."""
+    onehot_t = np.zeros((SHAPE[0], len(ROWS)))
+    onehot_t[ROWS, np.arange(len(ROWS))] = 1.0
+    return ProductGrad(SHAPE, vals.dtype, [(onehot_t[:, :2], vals[:2]), (onehot_t[:, 2:], vals[2:])])
+
+
+KINDS = {"IndexedGrad": indexed, "RowSparseGrad": row_sparse, "ProductGrad": product}
 
 
 @pytest.mark.parametrize("make", list(KINDS.values()), ids=list(KINDS))
@@ -59,6 +67,38 @@ def test_one_interface_two_implementations(make):
 
 def test_only_row_sparse_is_kept_in_grad():
     assert RowSparseGrad.kept_in_grad and not IndexedGrad.kept_in_grad
+    assert not ProductGrad.kept_in_grad
+
+
+def test_a_weight_in_every_step_gets_its_products_summed_once():
+    """W used at T steps: its gradient is the sum of T products, made as one product of
+    the factors side by side; equal to the study engine's dense sum, also with a dense
+    gradient joining, hooks, ts.grad and create_graph."""
+    import tinygrad_seq as ts
+    from tinygrad_seq import reference_engine
+    rng = np.random.default_rng(0)
+    W = ts.tensor(rng.standard_normal((4, 6)), requires_grad=True)
+    V = ts.tensor(rng.standard_normal((6, 4)), requires_grad=True)
+    xs = [ts.tensor(rng.standard_normal((6, 3))) for _ in range(5)]
+
+    def loss():
+        h = ts.zeros(4, 3, dtype=ts.float64)
+        for x in xs:
+            h = (W @ x + h).tanh()
+            h = h + (V @ h).sum() * 0.01      # V used at every step too (second operand)
+        return (h * h).sum() + (W * W).sum()  # a dense gradient joins W's products
+    want = reference_engine.grad(loss(), [W, V])
+    got = ts.grad(loss(), [W, V])
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g.numpy(), w.numpy(), rtol=1e-12)
+    W.grad = V.grad = None
+    seen = []
+    W.register_hook(lambda g: seen.append(type(g).__name__))
+    loss().backward()
+    assert seen == ["Tensor"]                 # hooks see a dense Tensor
+    np.testing.assert_allclose(W.grad.numpy(), want[0].numpy(), rtol=1e-12)
+    (gw,) = ts.grad(loss(), [W], create_graph=True)
+    np.testing.assert_allclose(gw.detach().numpy(), want[0].numpy(), rtol=1e-12)
 
 
 @pytest.mark.parametrize("path", ["autograd.py", "optim/optimizer.py", "optim/sgd.py",

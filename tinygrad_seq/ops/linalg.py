@@ -4,6 +4,7 @@ leading batch axes broadcast. Einsum: any product of several tensors by subscrip
 from .. import backend
 from ..autograd import Node, Tensor, call
 from ..errors import DTypeError, ShapeError
+from ..product_grad import ProductGrad
 from .movement import Permute
 from .broadcast import grad_like
 
@@ -15,7 +16,12 @@ def _swap_last(t):
 
 
 class MatMul(Node):
-    """y = a @ b;  da = dy @ b^T,  db = a^T @ dy  (batch axes summed back to each shape)"""
+    """y = a @ b;  da = dy @ b^T,  db = a^T @ dy  (batch axes summed back to each shape)
+
+    For two matrices, without create_graph, da and db are ProductGrads (product_grad.py):
+    the factors, multiplied once all the products of a weight used at every step of a
+    sequence have arrived (one product over all steps instead of T thin ones)."""
+    lazy_grads = True
 
     def forward(self, a, b):
         if a.ndim == 0 or b.ndim == 0:
@@ -37,6 +43,10 @@ class MatMul(Node):
 
     def backward(self, g):
         a, b = self.saved_inputs()
+        if a.ndim == 2 and b.ndim == 2 and not isinstance(g, Tensor):
+            need = self.needs_input_grad
+            return (ProductGrad(a.shape, a.dtype, [(g, b.T)]) if need[0] else None,
+                    ProductGrad(b.shape, b.dtype, [(a.T, g)]) if need[1] else None)
         a2 = a.reshape((1,) + a.shape) if a.ndim == 1 else a
         b2 = b.reshape(b.shape + (1,)) if b.ndim == 1 else b
         # put back the axes that 1-D promotion removed from the result
