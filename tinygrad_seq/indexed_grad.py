@@ -13,41 +13,15 @@ implements the gradient protocol of sparse_grad.py (kept_in_grad False: the engi
 calls ``dense_array()`` before any rule, hook or ``.grad`` sees it).
 """
 from . import backend
-from .sparse_grad import SparseGrad
+from .sparse_grad import LazySum
 
 
-class IndexedGrad(SparseGrad):
+class IndexedGrad(LazySum):
     """Lazy sum of index gradients (see the module): ``dense_array()`` gives the array."""
     __slots__ = ("shape", "dtype", "parts", "base")
 
     def __init__(self, shape, dtype, parts, base=None):
         self.shape, self.dtype, self.parts, self.base = tuple(shape), dtype, parts, base
-
-    def __add__(self, other):
-        """Another IndexedGrad joins its parts (and base); an array of the full shape
-        becomes (or is added to) the owned base; anything else (a RowSparseGrad) adds
-        the dense array."""
-        if type(other) is IndexedGrad:
-            self.parts.extend(other.parts)
-            self.dtype = backend.result_type(self.dtype, other.dtype)
-            if other.base is not None:
-                self._add_base(other.base, owned=True)
-            return self
-        if backend.is_array(other) and tuple(other.shape) == self.shape:
-            self.dtype = backend.result_type(self.dtype, other.dtype)
-            self._add_base(other, owned=False)
-            return self
-        return other + self.dense_array()
-
-    __radd__ = __add__
-
-    def _add_base(self, array, owned):
-        if self.base is None:
-            self.base = array if owned else array.astype(self.dtype, copy=True)
-        elif self.base.dtype == backend.result_type(self.base.dtype, array.dtype):
-            self.base += array                  # the base is ours: add in place
-        else:
-            self.base = self.base + array
 
     def add_to_(self, array, alpha=1.0):
         """array += alpha * (base + every part at its index), in place; returns array
