@@ -374,13 +374,13 @@ def test_state_dict_round_trip_mid_training_continues_the_same_trajectory():
         assert opt2.state[clone[0]][key].array is not saved["state"][0][key].array
 
 
-@needs_torch
-def test_loading_a_torch_state_dict_continues_torch_trajectory():
-    """The structure is PyTorch's: a torch.optim state dict (its tensors as NumPy
-    arrays) loads into ours and both go on identically."""
+def check_torch_state_dict_continues(name, kwargs, steps_after=3):
+    """torch.optim.<name> trained 3 steps; its state dict (tensors as NumPy arrays)
+    loads into ours, and both go on identically for `steps_after` steps. Returns our
+    optimizer and parameters."""
     init = initial(np.float64)
     theirs = [torch.tensor(a, requires_grad=True) for a in init]
-    topt = torch.optim.Adam(theirs, lr=0.01, amsgrad=True, weight_decay=0.01)
+    topt = getattr(torch.optim, name)(theirs, **kwargs)
     for _ in range(3):
         topt.zero_grad()
         loss_torch(theirs).backward()
@@ -389,13 +389,22 @@ def test_loading_a_torch_state_dict_continues_torch_trajectory():
     sd = {"state": {k: {n: v.numpy().copy() for n, v in s.items()} for k, s in tsd["state"].items()},
           "param_groups": copy.deepcopy(tsd["param_groups"])}
     mine = [ts.tensor(p.detach().numpy(), requires_grad=True) for p in theirs]
-    opt = optim.Adam(mine, lr=0.01, amsgrad=True, weight_decay=0.01)
+    opt = getattr(optim, name)(mine, **kwargs)
     opt.load_state_dict(sd)
-    assert opt.state[mine[0]]["step"].dtype == ts.float32
-    for _ in range(3):
+    for _ in range(steps_after):
         step_both(opt, topt, mine, theirs)
     for p, q in zip(mine, theirs):
         np.testing.assert_allclose(p.numpy(), q.detach().numpy(), rtol=1e-10, atol=1e-12)
+    return opt, mine
+
+
+@needs_torch
+def test_loading_a_torch_state_dict_continues_torch_trajectory():
+    """The structure is PyTorch's: a torch.optim state dict (its tensors as NumPy
+    arrays) loads into ours and both go on identically."""
+    opt, mine = check_torch_state_dict_continues(
+        "Adam", dict(lr=0.01, amsgrad=True, weight_decay=0.01))
+    assert opt.state[mine[0]]["step"].dtype == ts.float32
 
 
 def test_state_dict_structure_and_load_errors():

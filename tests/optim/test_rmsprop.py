@@ -6,8 +6,8 @@ import itertools
 
 import numpy as np
 import pytest
-from test_optim import (assert_same_trajectory, initial, loss_torch, loss_ts, run_both,
-                        run_with_gradients, gradient_sequence, step_both)
+from test_optim import (assert_same_trajectory, check_torch_state_dict_continues, initial,
+                        loss_ts, run_both, run_with_gradients, gradient_sequence)
 from torch_ref import needs_torch, torch
 
 import tinygrad_seq as ts
@@ -122,24 +122,8 @@ def test_state_dict_round_trip_mid_training_continues_the_same_trajectory():
 
 @needs_torch
 def test_loading_a_torch_state_dict_continues_torch_trajectory():
-    init = initial(np.float64)
-    theirs = [torch.tensor(a, requires_grad=True) for a in init]
-    kwargs = dict(lr=0.01, momentum=0.5, centered=True, weight_decay=0.01)
-    topt = torch.optim.RMSprop(theirs, **kwargs)
-    for _ in range(3):
-        topt.zero_grad()
-        loss_torch(theirs).backward()
-        topt.step()
-    tsd = topt.state_dict()
-    sd = {"state": {k: {n: v.numpy().copy() for n, v in s.items()} for k, s in tsd["state"].items()},
-          "param_groups": copy.deepcopy(tsd["param_groups"])}
-    mine = [ts.tensor(p.detach().numpy(), requires_grad=True) for p in theirs]
-    opt = optim.RMSprop(mine, **kwargs)
-    opt.load_state_dict(sd)
-    for _ in range(5):
-        step_both(opt, topt, mine, theirs)
-    for p, q in zip(mine, theirs):
-        np.testing.assert_allclose(p.numpy(), q.detach().numpy(), rtol=1e-10, atol=1e-12)
+    check_torch_state_dict_continues(
+        "RMSprop", dict(lr=0.01, momentum=0.5, centered=True, weight_decay=0.01), steps_after=5)
 
 
 def test_errors():
