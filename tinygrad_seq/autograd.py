@@ -19,6 +19,7 @@ node), so both live here; the operators and methods of Tensor are attached in
 ``tensor.py`` from the primitives of ``ops/``. Grad and anomaly modes are in modes.py,
 the public custom ``Function`` in function.py.
 """
+import functools
 import traceback
 import weakref
 
@@ -493,6 +494,20 @@ def _record(node, cls, inputs, out, multi):
     return outs
 
 
+def _refusing_create_graph(backward):
+    """The rule of a once-differentiable primitive (it computes on arrays only): under
+    create_graph, when it would get Tensors to record, it raises instead."""
+    @functools.wraps(backward)
+    def rule(node, *grads):
+        if _state.grad_enabled:
+            raise AutogradError(
+                f"backward: {type(node).__name__} is differentiable once (its backward rule "
+                f"computes on arrays and is not recorded), so create_graph=True cannot "
+                f"differentiate it again; take its gradient without create_graph")
+        return backward(node, *grads)
+    return rule
+
+
 class Node:
     """One call of a primitive in the graph (Chainer's FunctionNode form).
 
@@ -524,6 +539,11 @@ class Node:
     _visit = None            # the backward pass that last sorted this node
     hooks = None
     trace = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.once_differentiable and "backward" in cls.__dict__:
+            cls.backward = _refusing_create_graph(cls.backward)
 
     @property
     def name(self):
@@ -598,23 +618,28 @@ class Node:
     def check_versions(self):
         """Raise if a tensor that backward reads was modified in place since forward.
         (Every input is compared first, one pass with no call; ``inputs_read`` is only
-        asked when one changed.)"""
+        asked when one changed. An index, not zip or enumerate: this runs for most
+        nodes, and building their iterators costs more than the comparisons.)"""
         if self.reads_inputs:
-            for i, (t, v) in enumerate(zip(self.inputs, self.input_versions)):
-                if t._version[0] != v and i in self.inputs_read():
+            saved, i = self.input_versions, 0
+            for t in self.inputs:
+                if t._version[0] != saved[i] and i in self.inputs_read():
                     raise AutogradError(
                         f"{self.name}: input {i} (a tensor of shape {t.shape}) was modified "
                         f"by an in-place operation after {type(self).__name__} saved it "
-                        f"(version {v} then, {t._version[0]} now); backward needs its old "
-                        "value. Use an out-of-place operation or .clone() it first."
+                        f"(version {saved[i]} then, {t._version[0]} now); backward needs its "
+                        "old value. Use an out-of-place operation or .clone() it first."
                         + self._where())
+                i += 1
         if self.reads_outputs:
-            for i, (box, v) in enumerate(self.output_versions):
+            i = 0
+            for box, v in self.output_versions:
                 if box[0] != v:
                     raise AutogradError(
                         f"{self.name}: output {i} was modified by an in-place operation "
                         f"(version {v} then, {box[0]} now); backward needs its value."
                         + self._where())
+                i += 1
 
     def _where(self):
         if self.trace:
@@ -670,7 +695,9 @@ def run_backward(roots, gradients, retain_graph, create_graph, capture=None):
             grads = _output_grads(run, node, grads)       # hooks (and the rarer cases)
             if node.reads_inputs or node.reads_outputs:
                 node.check_versions()                     # saved values unchanged?
-            input_grads = _call_rule(run, node, grads)    # the backward rule
+            input_grads = node.backward(*grads)           # the backward rule
+            if run.anomaly:
+                _check_finite(node, input_grads)          # detect_anomaly: nan or inf?
             _route(run, node, input_grads)                # to the tensors' slots
             if not retain_graph:
                 _free(node)
@@ -797,20 +824,6 @@ def _zeros_for(node, index, present):
     return Tensor._make(zeros) if recorded else zeros
 
 
-def _call_rule(run, node, grads):
-    """The gradients of node's inputs: its backward rule (refused under create_graph
-    for a once-differentiable primitive; checked for nan/inf in anomaly mode)."""
-    if run.recorded and node.once_differentiable:
-        raise AutogradError(
-            f"backward: {type(node).__name__} is differentiable once (its backward rule "
-            f"computes on arrays and is not recorded), so create_graph=True cannot "
-            f"differentiate it again; take its gradient without create_graph")
-    input_grads = node.backward(*grads)
-    if run.anomaly:
-        _check_finite(node, input_grads)
-    return input_grads
-
-
 def _check_finite(node, grads):
     for i, g in enumerate(grads):
         if g is None:
@@ -861,18 +874,24 @@ def _route_one(run, edge, parent, g):
     slots[index] = g if old is None else _accumulate(run, old, g)
 
 
+# Sums of gradients at least this large are added into in place (_accumulate).
+SUM_IN_PLACE_BYTES = 1 << 16
+
+
 def _accumulate(run, total, g):
-    """total + g, the sum of a tensor's gradients. The first sum is a new array that
-    only this pass holds (run.sums); later gradients are added to it in place, so a
-    weight used at every step of a sequence gets one buffer, not one new array per
-    step. (Never in place on an array a rule returned: Add gives one array to both
-    of its inputs.)"""
-    if id(total) in run.sums and type(g) is type(total) and g.shape == total.shape \
-            and g.dtype == total.dtype:
+    """total + g, the sum of a tensor's gradients. The first sum of large arrays is a
+    new array that only this pass holds (run.sums); later gradients are added to it
+    in place, so a weight used at every step of a sequence gets one buffer, not one
+    new array per step. (Never in place on an array a rule returned: Add gives one
+    array to both of its inputs. Small sums are new arrays: malloc reuses their
+    blocks, and the bookkeeping would cost more than it saves.)"""
+    if run.sums and id(total) in run.sums and type(g) is type(total) \
+            and g.shape == total.shape and g.dtype == total.dtype:
         total += g
         return total
     total = total + g
-    if not run.recorded and not isinstance(total, SparseGrad):
+    if not run.recorded and not isinstance(total, SparseGrad) \
+            and total.nbytes >= SUM_IN_PLACE_BYTES:
         run.sums.add(id(total))
     return total
 

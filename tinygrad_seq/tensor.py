@@ -125,14 +125,13 @@ def tensor_arg(x, op, name="input", like=None):
 
 def _binary(cls, op):
     def forward(self, other):
-        if type(other) is Tensor and devices._cupy is None:   # the common case, inlined
-            if self.array.dtype is other.array.dtype:
-                return cls.apply(self, other)
-        else:
+        if type(other) is not Tensor or devices._cupy is not None:
             try:
                 other = _operand(other, self, op)
             except TypeError:
                 return NotImplemented   # let the other operand try (a RowSparseGrad, ...)
+        if self.array.dtype is other.array.dtype:   # the common case (a Python scalar
+            return cls.apply(self, other)           # takes the tensor's dtype): no promotion
         return cls.apply(*_promote(self, other))
 
     def reflected(self, other):
@@ -140,6 +139,8 @@ def _binary(cls, op):
             other = _operand(other, self, op)
         except TypeError:
             return NotImplemented
+        if self.array.dtype is other.array.dtype:
+            return cls.apply(other, self)
         return cls.apply(*_promote(other, self))
     forward.__name__, reflected.__name__ = f"__{op}__", f"__r{op}__"
     forward.__doc__ = _doc_of(cls)

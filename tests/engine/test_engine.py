@@ -433,16 +433,20 @@ def test_grad_without_create_graph_gives_untracked_tensors():
     assert g.requires_grad and g.grad_fn is not None
 
 
-def test_gradient_sums_in_place_never_touch_an_array_passed_on():
+@pytest.mark.parametrize("in_place_bytes", [0, None], ids=["every sum in place", "default"])
+def test_gradient_sums_in_place_never_touch_an_array_passed_on(monkeypatch, in_place_bytes):
     """A tensor's gradients are summed in place once the engine made the sum; a sum
     handed to a rule is no longer the engine's alone (Add passes one array to both
     inputs), so later gradients must not be added into it. Random graphs of shared
     intermediates (every value used by several later ones, in every order), checked
-    against the study engine, which sums out of place."""
+    against the study engine, which sums out of place. (These arrays are small: the
+    first case lowers the size from which sums are made in place to every sum.)"""
     import random
 
     import tinygrad_seq as ts
-    from tinygrad_seq import reference_engine
+    from tinygrad_seq import autograd, reference_engine
+    if in_place_bytes is not None:
+        monkeypatch.setattr(autograd, "SUM_IN_PLACE_BYTES", in_place_bytes)
     rng = random.Random(0)
     for trial in range(150):
         a = ts.tensor([1.0, -2.0, 0.5], dtype=ts.float64, requires_grad=True)

@@ -5,6 +5,24 @@ import numpy
 from .devices import array_module
 
 
+def _exp_in_place(e):
+    """exp(e) into e (a 0-d array: a new scalar)."""
+    return numpy.exp(e, out=e if e.ndim else None)
+
+
+if numpy.lib.NumpyVersion(numpy.__version__) >= "2.0.0":
+    # NumPy 2's errstate as a decorator sets the state for each call (a context
+    # variable: thread-safe) and costs half of a `with` block, which builds an object
+    # per call: on a small tensor the sigmoid is mostly this overhead
+    _exp_quiet = numpy.errstate(over="ignore")(_exp_in_place)
+else:
+    def _exp_quiet(e):
+        """exp(e) into e with NumPy's overflow warning off (NumPy 1's errstate object
+        keeps the state it replaced, so one shared decorator is not thread-safe)."""
+        with numpy.errstate(over="ignore"):
+            return _exp_in_place(e)
+
+
 def sigmoid(x, out=None):
     """1 / (1 + exp(-x)) on a float array: the framework's one sigmoid (the Sigmoid
     primitive, the gates of the fused RNN/GRU/LSTM, word2vec's step). `out`: the array
@@ -19,11 +37,7 @@ def sigmoid(x, out=None):
     # -x; into `out` as x * -1, since NumPy 2.4's float32 negative writes an `out` of
     # stride 16 bytes to the wrong elements (out=x for the slice a[:, 3:] of a (2, 4) array)
     e = mod.negative(x) if out is None else mod.multiply(x, -1.0, out=out)
-    if mod is numpy:
-        with numpy.errstate(over="ignore"):
-            e = numpy.exp(e, out=e if e.ndim else None)
-    else:
-        e = mod.exp(e, out=e)
+    e = _exp_quiet(e) if mod is numpy else mod.exp(e, out=e)
     if not e.ndim:           # NumPy gives 0-d results as scalars: no in-place update
         return 1 / (1 + e)
     e += 1
