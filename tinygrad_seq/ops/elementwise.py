@@ -9,26 +9,19 @@ from .broadcast import grad_like, grad_to
 
 # ---------------------------------------------------------------- arithmetic
 
-def _operand_meta(node, a, b):
-    """Save the operands' shapes and dtypes (not the arrays: their values are not read)
-    when backward must sum or cast dy for them: they differ (broadcast, mixed dtypes).
-    Equal operands leave ``node.meta`` None: dy is then each one's gradient as it is."""
-    if a.shape != b.shape or a.dtype is not b.dtype:
-        node.meta = (a.shape, a.dtype, b.shape, b.dtype)
-
-
 class Add(Node):
     """y = a + b;  da = dy,  db = dy"""
     reads_inputs = False
-    meta = None
+    meta = None       # the operands' shapes and dtypes, kept only when they differ
 
     def forward(self, a, b):
-        _operand_meta(self, a, b)
+        if a.shape != b.shape or a.dtype is not b.dtype:   # backward must sum or cast dy
+            self.meta = (a.shape, a.dtype, b.shape, b.dtype)     # (not the arrays: unread)
         return a + b
 
     def backward(self, g):
         need_a, need_b = self.needs_input_grad     # (a constant's is never summed)
-        if self.meta is None:
+        if self.meta is None:                      # equal operands: dy fits both as it is
             return g if need_a else None, g if need_b else None
         a_shape, a_dtype, b_shape, b_dtype = self.meta
         return (grad_to(g, a_shape, a_dtype) if need_a else None,
@@ -41,7 +34,8 @@ class Sub(Node):
     meta = None
 
     def forward(self, a, b):
-        _operand_meta(self, a, b)
+        if a.shape != b.shape or a.dtype is not b.dtype:   # backward must sum or cast dy
+            self.meta = (a.shape, a.dtype, b.shape, b.dtype)     # (not the arrays: unread)
         return a - b
 
     def backward(self, g):
