@@ -505,6 +505,7 @@ def _refusing_create_graph(backward):
                 f"computes on arrays and is not recorded), so create_graph=True cannot "
                 f"differentiate it again; take its gradient without create_graph")
         return backward(node, *grads)
+    rule.refuses_create_graph = True
     return rule
 
 
@@ -518,7 +519,8 @@ class Node:
     keep what backward needs as attributes of ``self``. Class flags say what backward
     reads, so that an in-place change of it is caught: ``reads_inputs`` (the input
     values) and ``reads_outputs`` (the outputs, via ``self.saved_output(i)``); and
-    ``once_differentiable`` marks a rule with an array branch only.
+    ``once_differentiable`` marks a rule with an array branch only (the class's
+    backward is then wrapped to refuse create_graph: ``_refusing_create_graph``).
 
     What a recorded node keeps (``apply``): ``parents`` (the nodes that made the inputs,
     None for a leaf), ``needs_input_grad``, ``edges`` (per input, where its gradient
@@ -542,7 +544,7 @@ class Node:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        if cls.once_differentiable and "backward" in cls.__dict__:
+        if cls.once_differentiable and not hasattr(cls.backward, "refuses_create_graph"):
             cls.backward = _refusing_create_graph(cls.backward)
 
     @property

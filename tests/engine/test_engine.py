@@ -473,3 +473,30 @@ def test_a_weight_used_at_every_step_sums_its_gradients_correctly():
         h = (w @ x) * float(t + 1) + h
     h.sum().backward()
     np.testing.assert_array_equal(w.grad.numpy(), np.full((2, 3), 4.0 * 15.0))
+
+
+def test_a_once_differentiable_primitive_refuses_create_graph_and_only_that():
+    """Node.once_differentiable wraps the class's rule (own or inherited): the plain
+    gradient works, create_graph raises naming the primitive."""
+    from tinygrad_seq.autograd import Node
+
+    class Triple(Node):
+        """y = 3 x;  dx = 3 dy (an array-only rule: np.multiply)"""
+        reads_inputs = False
+
+        def forward(self, x):
+            return x * 3.0
+
+        def backward(self, g):
+            return (np.multiply(g, 3.0),)
+
+    class TripleOnce(Triple):
+        once_differentiable = True
+
+    x = ts.tensor([1.0, 2.0], requires_grad=True)
+    (g,) = ts.grad(TripleOnce.apply(x).sum(), x)
+    np.testing.assert_array_equal(g.numpy(), [3.0, 3.0])
+    with pytest.raises(ts.AutogradError, match="TripleOnce is differentiable once"):
+        ts.grad(TripleOnce.apply(x).sum(), x, create_graph=True)
+    with pytest.raises(TypeError):   # the parent class is not wrapped: its rule meets Tensors
+        ts.grad(Triple.apply(x).sum(), x, create_graph=True)
