@@ -42,7 +42,7 @@ from .torch_functions import (  # noqa: E402,A004  PyTorch's top-level names
     min, minimum, mm, multinomial, nan_to_num, narrow, ne, nonzero, norm, normal, numel, outer,
     permute, pow, prod, randperm, relu, repeat_interleave, reshape, roll, round, rsqrt, scatter,
     scatter_add, sigmoid, sin, softmax, sort, split, sqrt, squeeze, std, sum, swapaxes,
-    swapdims, t, tanh, topk, transpose, tril, triu, unbind, unflatten, unsqueeze, var)
+    swapdims, t, tanh, topk, transpose, tril, triu, unbind, unflatten, unsqueeze, var, xlogy)
 from . import utils  # noqa: E402  (ts.utils.data: Dataset, DataLoader, ...)
 
 bool = bool_  # noqa: A001  ts.bool as in PyTorch

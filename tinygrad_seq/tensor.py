@@ -1274,7 +1274,7 @@ def stack(tensors, axis=None, *, dim=None):
 from .ops.indexing import IndexAdd  # noqa: E402
 from .ops.linalg import Einsum  # noqa: E402
 from .ops.scan import CumProd, CumSum  # noqa: E402
-from .ops.special import Cos, Erf, Log1p, Rounding, Sin, Softplus  # noqa: E402
+from .ops.special import Cos, Erf, Log1p, Rounding, Sin, Softplus, XLogY  # noqa: E402
 
 SortResult = namedtuple("sort", ["values", "indices"])
 TopkResult = namedtuple("topk", ["values", "indices"])
@@ -2068,6 +2068,14 @@ def _log1p(self):
     return Log1p.apply(self)
 
 
+def _xlogy(self, other):
+    """self * log(other), and 0 where self is 0 (unless other is nan), as torch.xlogy;
+    broadcasts, promotes as ``*`` does, integers give the default float dtype.
+    dx = dz log(y) (0 where x = 0 and y <= 0);  dy = dz x / y"""
+    a, b = _promote(self, _operand(other, self, "xlogy"))
+    return XLogY.apply(float_tensor(a, "xlogy"), float_tensor(b, "xlogy"))
+
+
 def _rounding(mode):
     def method(self, *, decimals=0):
         if decimals and mode != "round":
@@ -2119,6 +2127,7 @@ def _type(self, dtype=None, non_blocking=False, **kwargs):
 
 
 Tensor.log1p = _log1p
+Tensor.xlogy = _xlogy
 Tensor.floor, Tensor.ceil, Tensor.round = (_rounding("floor"), _rounding("ceil"),
                                            _rounding("round"))
 Tensor.unbind = _unbind

@@ -11,7 +11,7 @@ from . import backend
 from .autograd import Tensor
 from .creation import arange, tensor, zeros, zeros_like
 from .errors import DTypeError, ShapeError
-from .tensor import einsum, tensor_arg  # noqa: F401  (einsum is re-exported)
+from .tensor import _operand, einsum, tensor_arg  # noqa: F401  (einsum is re-exported)
 
 
 def _t(x, op):
@@ -554,6 +554,15 @@ def bernoulli(input, p=None, *, generator=None):
 def log1p(input):
     """log(1 + x), accurate near 0; dx = dy / (1 + x)"""
     return _t(input, "log1p").log1p()
+
+
+def xlogy(input, other):
+    """input * log(other), and 0 where input is 0 (unless other is nan); either may be
+    a Python number. dx = dz log(y);  dy = dz x / y"""
+    if not isinstance(input, Tensor):
+        other = _t(other, "xlogy")
+        input = _operand(input, other, "xlogy")
+    return input.xlogy(other)
 
 
 def floor(input):

@@ -13,6 +13,7 @@ import tinygrad_seq.functional as F
 from tinygrad_seq import nn
 from tinygrad_seq.ops.conv import Conv1d, Conv1dInputGrad, Conv1dWeightGrad
 
+from branch_check import check_branches
 from strategies import arrays, ops_in_graph
 from torch_ref import needs_torch, torch
 
@@ -142,6 +143,7 @@ def test_conv1d_gradients(primitive, data):
     assert set(PRIMITIVES) - {primitive} <= ops_in_graph(*g)
     assert ts.gradcheck(fn, inputs)
     assert ts.gradgradcheck(fn, inputs)
+    assert check_branches(fn, inputs)
 
 
 # the grid k / 4 keeps every product and sum exact in float32

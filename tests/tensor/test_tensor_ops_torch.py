@@ -16,6 +16,7 @@ from tinygrad_seq.ops.scan import CumProd, CumSum
 from tinygrad_seq.ops.indexing import WriteView
 from tinygrad_seq.ops.special import Cos, Erf, Sin, Softplus
 
+from branch_check import check_branches
 from strategies import SMOOTH, arrays, as_tuple, grid, ops_in_graph, shapes
 from torch_ref import needs_torch, torch
 
@@ -24,14 +25,16 @@ def leaf(a, dtype=np.float64):
     return ts.tensor(np.asarray(a, dtype=dtype), requires_grad=True)
 
 
-def check(primitive, fn, *inputs, second_order=True, **tol):
+def check(primitive, fn, *inputs, **tol):
     """fn runs `primitive` (if given); first and second derivatives agree with central
-    differences in float64."""
+    differences in float64, and both branches of the rules agree (the gradient made
+    with create_graph equals the fast path's; its derivative agrees with finite
+    differences of the fast-path gradient: branch_check.check_branches)."""
     if primitive is not None:
         assert primitive in ops_in_graph(*as_tuple(fn(*inputs)))
     assert ts.gradcheck(fn, inputs, **tol)
-    if second_order:
-        assert ts.gradgradcheck(fn, inputs, **tol)
+    assert ts.gradgradcheck(fn, inputs, **tol)
+    assert check_branches(fn, inputs, **tol)
 
 
 def dtype_name(t):

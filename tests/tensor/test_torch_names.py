@@ -314,8 +314,8 @@ def test_forward_hooks_with_kwargs_and_prepend():
 from hypothesis import given, strategies as st  # noqa: E402
 
 from strategies import arrays, shapes  # noqa: E402
-from test_tensor_ops_torch import _tracked, check, compare  # noqa: E402
-from tinygrad_seq.ops.special import Log1p, Rounding  # noqa: E402
+from test_tensor_ops_torch import _tracked, check, compare, dtype_name  # noqa: E402
+from tinygrad_seq.ops.special import Log1p, Rounding, XLogY  # noqa: E402
 
 
 @given(x=arrays(shapes(), st.floats(-0.9, 5)))
@@ -327,6 +327,27 @@ def test_log1p_gradients(x):
 def test_rounding_gradients(x, mode):
     x = np.floor(x) + 0.25                        # away from the steps and the halves
     check(Rounding, lambda t: getattr(t, mode)(), ts.tensor(x, requires_grad=True))
+
+
+XLOGY_X = st.one_of(st.just(0.0), st.floats(-3, 3))     # exact zeros: the 0 log y = 0 rule
+XLOGY_Y = st.floats(0.1, 5)
+
+
+@given(data=st.data())
+def test_xlogy_gradients(data):
+    shape = data.draw(shapes(), label="shape")
+    x = data.draw(arrays(shape, XLOGY_X), label="x")
+    y = data.draw(arrays(shape[-1:] if data.draw(st.booleans()) else shape, XLOGY_Y), label="y")
+    check(XLogY, lambda a, b: a.xlogy(b), ts.tensor(x, requires_grad=True),
+          ts.tensor(y, requires_grad=True))
+
+
+def xlogy_case(draw, dtype):
+    shape = draw(shapes())
+    x = draw(arrays(shape, XLOGY_X)).astype(dtype)
+    y = draw(arrays(shape, XLOGY_Y)).astype(dtype)
+    tx, ty = _tracked(x, dtype), _tracked(y, dtype)
+    return tx.xlogy(ty), np.where(x == 0, 0, x * np.log(y)), [tx, ty]
 
 
 def log1p_case(draw, dtype):
@@ -342,7 +363,7 @@ def rounding_case(draw, dtype):
     return getattr(t, mode)(), getattr(np, mode)(x), [t]
 
 
-FORWARD_CASES = {Log1p: log1p_case, Rounding: rounding_case}
+FORWARD_CASES = {Log1p: log1p_case, Rounding: rounding_case, XLogY: xlogy_case}
 
 X = np.array([[0.5, -2.5, 1e-9], [1.5, 3.25, -0.75]])
 
@@ -455,3 +476,112 @@ def test_type_casts_to_a_legacy_constructor(target):
 def test_legacy_constructor_of_the_new_types():
     assert ts.ByteTensor([1, 2]).dtype == ts.uint8 and ts.ShortTensor(2, 3).shape == (2, 3)
     assert ts.CharTensor([-1]).dtype == ts.int8
+
+
+# ---------------------------------------------------------------- xlogy and kl_div
+
+XLOGY_EDGES = (np.array([0.0, 0.0, 0.0, 0.0, 1.0, 2.0, -1.0, 3.0, 0.5]),
+               np.array([0.0, -1.0, np.nan, np.inf, 0.0, 3.0, 2.0, np.inf, -2.0]))
+
+
+@needs_torch
+def test_xlogy_edges_match_torch_silently():
+    """0 log 0 = 0, 0 log(-1) = 0, 0 log nan = nan, 1 log 0 = -inf, log of a negative
+    nan: values, both gradients and the gradient of dx under create_graph as torch, with
+    no NumPy warning."""
+    import warnings
+    x, y = XLOGY_EDGES
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        results = []
+        for lib in (ts, torch):
+            a = lib.tensor(x, requires_grad=True)
+            b = lib.tensor(y, requires_grad=True)
+            z = lib.xlogy(a, b)                 # (no sums: inf - inf warns in NumPy)
+            da, db = lib.autograd.grad(z, (a, b), lib.ones_like(z), create_graph=True)
+            (dda,) = lib.autograd.grad(da, (b,), lib.ones_like(da) * 1.5)
+            results.append([t.detach().numpy() for t in (z, da, db, dda)])
+    for got, want in zip(*results):
+        np.testing.assert_array_equal(got, want)
+
+
+@needs_torch
+def test_xlogy_names_scalars_and_dtypes_match_torch():
+    x = np.array([[0.0, 1.5, 2.0], [3.0, 0.0, 0.25]])
+    y = np.array([0.5, 2.0, 4.0])
+    compare(lambda a, b: ts.xlogy(a, b), lambda a, b: torch.xlogy(a, b), x, y)
+    compare(lambda a, b: a.xlogy(b), lambda a, b: a.xlogy(b), x.astype(np.float32),
+            y.astype(np.float32), rtol=1e-6)
+    for fn in (lambda lib, t: lib.xlogy(2, t), lambda lib, t: lib.xlogy(t, 3.0),
+               lambda lib, t: t.xlogy(0.0)):
+        got, want = fn(ts, ts.tensor([1, 0, 4])), fn(torch, torch.tensor([1, 0, 4]))
+        assert dtype_name(got) == dtype_name(want)
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6)
+
+
+KL_INPUT = np.log(np.array([[0.2, 0.3, 0.5], [0.1, 0.1, 0.8]]))
+KL_TARGET = np.array([[0.0, 0.4, 0.6], [0.25, 0.25, 0.5]])
+
+
+@needs_torch
+@pytest.mark.parametrize("reduction", ["sum", "batchmean", "none", "mean"])
+@pytest.mark.parametrize("log_target", [False, True])
+def test_kl_div_matches_torch(reduction, log_target):
+    import warnings
+    target = np.log(KL_TARGET + 0.05) if log_target else KL_TARGET
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        compare(lambda i, t: ts.nn.functional.kl_div(i, t, reduction=reduction,
+                                                     log_target=log_target),
+                lambda i, t: torch.nn.functional.kl_div(i, t, reduction=reduction,
+                                                        log_target=log_target),
+                KL_INPUT, target)
+    # 'mean' warns that it is not the divergence: torch and ours, the same UserWarning
+    messages = [(w.category, str(w.message)) for w in caught]
+    assert len(messages) == (2 if reduction == "mean" else 0), messages
+    assert len(set(messages)) <= 1 and all(c is UserWarning for c, _ in messages)
+
+
+@needs_torch
+def test_kl_div_module_broadcasting_and_errors_match_torch():
+    loss = ts.nn.KLDivLoss(reduction="batchmean")
+    assert repr(loss) == repr(torch.nn.KLDivLoss(reduction="batchmean")) == "KLDivLoss()"
+    assert loss.reduction == "batchmean" and loss.log_target is False
+    i, t = ts.tensor(KL_INPUT), ts.tensor(KL_TARGET[0])     # broadcast over the batch
+    want = torch.nn.KLDivLoss(reduction="batchmean")(torch.tensor(KL_INPUT),
+                                                      torch.tensor(KL_TARGET[0]))
+    np.testing.assert_allclose(loss(i, t).item(), want.item(), rtol=1e-12)
+    one = ts.nn.functional.kl_div(ts.tensor(-1.0), ts.tensor(0.5), reduction="batchmean")
+    np.testing.assert_allclose(one.item(), torch.nn.functional.kl_div(
+        torch.tensor(-1.0), torch.tensor(0.5), reduction="batchmean").item())
+    with pytest.raises(ValueError, match="batchmean"):
+        ts.nn.KLDivLoss(reduction="average")
+    with pytest.raises(ts.DTypeError, match="kl_div: target must be a float"):
+        ts.nn.functional.kl_div(i, ts.tensor([1, 0, 0]), reduction="sum")
+    half = ts.nn.functional.kl_div(i.half(), t.half(), reduction="sum")
+    assert half.dtype == ts.float16
+
+
+def test_label_smoothing_with_kl_div_trains_a_classifier():
+    """The Annotated Transformer's loss: KLDivLoss(reduction="sum") between log_softmax
+    outputs and a smoothed one-hot target (confidence 0.9, the rest spread, zero at the
+    padding class) lowers the loss and fits the labels."""
+    gen = np.random.default_rng(0)
+    x = ts.tensor(gen.standard_normal((64, 8)), dtype=ts.float32)
+    labels = gen.integers(1, 5, 64)
+    model = nn.Linear(8, 5)
+    x = x + ts.tensor(np.eye(8)[labels], dtype=ts.float32) * 3.0
+    smooth = np.full((64, 5), 0.1 / 3, dtype=np.float32)
+    smooth[np.arange(64), labels] = 0.9
+    smooth[:, 0] = 0.0                                       # the padding class
+    criterion = nn.KLDivLoss(reduction="sum")
+    opt = ts.optim.Adam(model.parameters(), lr=0.05)
+    losses = []
+    for _ in range(60):
+        opt.zero_grad()
+        loss = criterion(model(x).log_softmax(dim=-1), ts.tensor(smooth))
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+    assert (model(x).argmax(dim=-1).numpy() == labels).mean() == 1.0

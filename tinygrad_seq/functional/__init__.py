@@ -9,7 +9,7 @@ from .attention import scaled_dot_product_attention
 from .conv import conv1d
 from .embedding import cosine_similarity, embedding, one_hot
 from .losses import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy,
-                     huber_loss, l1_loss, mse_loss, nll_loss, smooth_l1_loss)
+                     huber_loss, kl_div, l1_loss, mse_loss, nll_loss, smooth_l1_loss)
 from .normalization import batch_norm, layer_norm, normalize
 from .ctc import ctc_loss
 from .linear import linear

@@ -9,6 +9,8 @@
 - ``binary_cross_entropy_with_logits`` on logits x: (1 - y) x + l softplus(-x) with
   l = 1 + (pos_weight - 1) y, softplus a primitive (finite loss for any finite x;
   finite gradients for any x, +-inf included, as PyTorch's).
+- ``kl_div``: target (log target - input) with input in log space (torch's
+  reductions, 'batchmean' included); the xlogy primitive makes 0 log 0 = 0.
 - ``nll_loss`` on log-probabilities and ``cross_entropy`` on logits (log_softmax +
   nll_loss), class axis 1 (input (N, C), (N, C, d1, ...) or (C,)), targets as class
   indices (with ``ignore_index``) or as class probabilities, class ``weight``s (the
@@ -174,6 +176,45 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     loss = (d * d * 0.5).where(a < delta, (a - 0.5 * delta) * delta)
     if weight is not None:
         loss = loss * _elementwise_weight(weight, input, "huber_loss")
+    return _reduce(loss, reduction)
+
+
+# ---------------------------------------------------------------- divergence
+
+_KL_MEAN_WARNING = (
+    "reduction: 'mean' divides the total loss by both the batch size and the support size."
+    "'batchmean' divides only by the batch size, and aligns with the KL div math definition."
+    "'mean' will be changed to behave the same as 'batchmean' in the next major release.")
+
+
+@float16_in_float32
+def kl_div(input, target, *, reduction="mean", log_target=False):
+    """The Kullback-Leibler divergence of `target` from `input`, with `input` in log
+    space: l = target (log target - input), computed as xlogy(target, target) - target
+    input (0 where target = 0); with ``log_target`` the target is log-probabilities too:
+    l = exp(target) (target - input). Shapes broadcast (no warning, as torch).
+    ``reduction``: 'mean' over every element (PyTorch's default, which warns, as here,
+    that it is not the divergence), 'batchmean' (the sum over input.size(0): the
+    divergence per sample), 'sum' or 'none'. (torch's deprecated size_average/reduce
+    come first there: ``reduction`` is keyword-only here.)"""
+    if reduction not in _REDUCTIONS + ("batchmean",):
+        raise ValueError(f"kl_div: reduction must be 'mean', 'batchmean', 'sum' or 'none', "
+                         f"got {reduction!r}")
+    input = _input(input, "kl_div")
+    target = _tensor_like(target, input, "kl_div", "target")
+    if target.dtype.kind != "f":
+        raise DTypeError(f"kl_div: target must be a float tensor (probabilities), got "
+                         f"{target.dtype}")
+    if log_target:
+        with _quiet(invalid="ignore"):    # a target of -inf (log 0): nan, silently as torch
+            loss = target.exp() * (target - input)
+    else:
+        loss = target.xlogy(target) - target * input
+    if reduction == "mean":
+        warnings.warn(_KL_MEAN_WARNING, UserWarning, stacklevel=3)
+    if reduction == "batchmean":
+        total = loss.sum()
+        return total / input.shape[0] if input.ndim else total
     return _reduce(loss, reduction)
 
 

@@ -18,12 +18,14 @@ from .module import Module
 
 class _Loss(Module):
     """Holds ``reduction``, checked here (torch checks it only when called)."""
+    reductions = ("mean", "sum", "none")
 
     def __init__(self, reduction="mean"):
         super().__init__()
-        if reduction not in ("mean", "sum", "none"):
-            raise ValueError(f"{type(self).__name__}: reduction must be 'mean', 'sum' or 'none', "
-                             f"got {reduction!r}")
+        if reduction not in self.reductions:
+            names = ", ".join(repr(r) for r in self.reductions[:-1])
+            raise ValueError(f"{type(self).__name__}: reduction must be {names} or "
+                             f"{self.reductions[-1]!r}, got {reduction!r}")
         self.reduction = reduction
 
     def _register_weight(self, name, value):
@@ -58,6 +60,21 @@ class L1Loss(_Loss):
 
     def forward(self, input, target):
         return F.l1_loss(input, target, reduction=self.reduction)
+
+
+class KLDivLoss(_Loss):
+    """l_i = y_i (log y_i - x_i) with x in log space (``F.kl_div``: 0 where y_i = 0; with
+    ``log_target`` y is in log space too), reduced by 'mean' (over every element, torch's
+    warned-about default), 'batchmean' (per sample: the divergence), 'sum' or 'none'."""
+
+    reductions = ("mean", "batchmean", "sum", "none")
+
+    def __init__(self, *, reduction="mean", log_target=False):
+        super().__init__(reduction)
+        self.log_target = log_target
+
+    def forward(self, input, target):
+        return F.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
 
 
 class SmoothL1Loss(_Loss):

@@ -1,12 +1,16 @@
-"""Special functions as primitives: the error function, softplus, sine and cosine."""
+"""Special functions as primitives: the error function, softplus, sine and cosine,
+log1p, rounding, and x log(y) (xlogy, the entropy terms of kl_div)."""
 import math
+
+import numpy
 
 from .. import backend
 from ..autograd import Node, call
 from ..backend import float_array
 from .activations import erf
 from .elementwise import Sigmoid
-from .elementwise import Exp
+from .elementwise import Exp, Where
+from .broadcast import grad_like
 
 TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
@@ -103,3 +107,32 @@ class Rounding(Node):
 
     def backward(self, g):
         return (g * 0.0,)
+
+
+class XLogY(Node):
+    """z = x log(y), and 0 where x = 0 unless y is nan (torch.xlogy: 0 log 0 = 0, the
+    entropy terms of kl_div at a zero target)
+    dx = dz log(y), with 0 where x = 0 and y <= 0   (torch's rule: xlogy(dz, y) there)
+    dy = dz x / y                                   (nan at x = y = 0, as torch)"""
+
+    def forward(self, x, y):
+        mod = backend.array_module(x)
+        self.flat = (x == 0) & (y <= 0)      # where dx is 0 instead of dz log(y)
+        with numpy.errstate(divide="ignore", invalid="ignore"):   # log(0), 0 * -inf: masked
+            z = x * mod.log(y)
+        return mod.where((x == 0) & ~mod.isnan(y), 0, z).astype(z.dtype, copy=False)
+
+    def backward(self, g):
+        x, y = self.saved_inputs()
+        need_x, need_y = self.needs_input_grad
+        dx = dy = None
+        with numpy.errstate(divide="ignore", invalid="ignore"):   # y = 0: inf or nan, as torch
+            if need_x:
+                dx = call(XLogY, g, y)
+                if self.flat.any():
+                    zero = backend.array_module(self.flat).zeros((), dtype=g.dtype)
+                    dx = call(Where, dx, zero, cond=~self.flat)
+                dx = grad_like(dx, x)
+            if need_y:
+                dy = grad_like(g * x / y, y)
+        return dx, dy
