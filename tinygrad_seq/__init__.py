@@ -9,7 +9,7 @@ from . import backend
 from . import autograd  # noqa: E402  (ts.autograd: torch.autograd's names, attached below)
 from .autograd import Tensor, grad
 from .size import Size
-from .function import Function, FunctionCtx, once_differentiable
+from .function import Function, FunctionCtx, Variable, once_differentiable
 from .modes import (detect_anomaly, enable_grad, inference_mode, is_anomaly_enabled,
                     is_grad_enabled, is_inference_mode_enabled, no_grad, set_detect_anomaly,
                     set_grad_enabled)
@@ -50,8 +50,18 @@ concat = cat
 
 
 def default_device():
-    """The device of new tensors: TINYGRAD_SEQ_DEVICE at import ("cpu" or "cuda")."""
-    return backend.default_device
+    """The device of new tensors ("cpu" or "cuda"): TINYGRAD_SEQ_DEVICE at import, or
+    what ``set_default_device`` gave the calling thread."""
+    return backend.current_device()
+
+
+set_default_device = backend.set_default_device
+
+
+def get_default_device():
+    """``torch.get_default_device``: the device of new tensors in this thread, as a
+    ``ts.device``."""
+    return device(backend.current_device())
 
 
 # dtype aliases as torch's (ts.long, ts.float, ...); last, as they shadow builtins here
@@ -67,5 +77,6 @@ autograd.detect_anomaly, autograd.set_detect_anomaly = detect_anomaly, set_detec
 autograd.no_grad, autograd.enable_grad, autograd.set_grad_enabled = (no_grad, enable_grad,
                                                                       set_grad_enabled)
 autograd.inference_mode = inference_mode
+autograd.Variable = Variable
 
 __version__ = "0.1.0"

@@ -60,7 +60,7 @@ class Tensor:
         if len(data) == 1 and not (isinstance(data[0], int) and not isinstance(data[0], bool)):
             array = as_array(data[0], dtype, device, copy=True)
         elif all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in data):
-            array = backend.xp(device if device is not None else backend.default_device).zeros(
+            array = backend.xp(device if device is not None else backend.current_device()).zeros(
                 data, dtype=backend.dtype(dtype))
         else:
             raise TypeError("Tensor(): give one sequence of data or non-negative int sizes, got "
@@ -376,7 +376,7 @@ def as_array(data, dtype=None, device=None, copy=False):
         if dev is None and src_dev == "cpu":
             # a host NumPy array goes to the default device, as torch.tensor(ndarray)
             # does: TINYGRAD_SEQ_DEVICE=cuda then moves code that builds tensors from NumPy
-            dev = backend.default_device
+            dev = backend.current_device()
         mod = backend.array_module(data)
         if dev is not None and dev != src_dev:
             array = backend.to_device(data, dev)
@@ -396,7 +396,7 @@ def as_array(data, dtype=None, device=None, copy=False):
             want = backend.int64
     if want is not None and host.dtype != want:
         host = host.astype(want)
-    return backend.to_device(host, dev or backend.default_device)
+    return backend.to_device(host, dev or backend.current_device())
 
 
 # ---------------------------------------------------------------- graph nodes

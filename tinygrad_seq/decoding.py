@@ -116,7 +116,7 @@ def index_state(state, index, axis=0):
 def _device_of_state(state):
     for t in _tensors(state):
         return t.device
-    return backend.default_device
+    return backend.current_device()
 
 
 def _step(op, step_fn, tokens, state, device, eos):

@@ -169,3 +169,22 @@ class _OnceDifferentiated(Node):
             f"backward: trying to differentiate the gradient of {self.fn_name}, whose "
             "backward is marked @ts.once_differentiable (it is not recorded, so it cannot "
             "be differentiated again)")
+
+
+class _VariableType(type):
+    """Every Tensor is a Variable (``isinstance(t, Variable)``), as in PyTorch."""
+
+    def __instancecheck__(cls, other):
+        return isinstance(other, Tensor)
+
+    def __call__(cls, data, requires_grad=False, volatile=False):
+        if not isinstance(data, Tensor):
+            raise TypeError(f"Variable data has to be a tensor, but got {type(data).__name__}")
+        return data.detach().requires_grad_(requires_grad)
+
+
+class Variable(metaclass=_VariableType):
+    """``torch.autograd.Variable``, kept (as in PyTorch) for programs written before
+    tensors and variables merged: ``Variable(t)`` is a tensor sharing t's values,
+    outside the graph, that requires grad when ``requires_grad=True``
+    (``t.detach().requires_grad_(requires_grad)``); ``volatile`` is ignored."""

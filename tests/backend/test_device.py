@@ -127,3 +127,64 @@ def test_mixing_devices_raises_device_error_naming_both():
     with pytest.raises(ts.DeviceError) as info:
         ts.ones(3, device="cpu") + ts.ones(3, device="cuda")
     assert "cpu" in str(info.value) and "cuda" in str(info.value)
+
+
+# ---------------------------------------------------------------- set_default_device
+
+def test_set_default_device_is_per_thread_and_resets_with_none():
+    """torch.set_default_device's rules: the calling thread's default changes, other
+    threads keep the process's; None goes back. (A thread's setting is written
+    directly here, so that no GPU is needed to see it.)"""
+    import threading
+    from tinygrad_seq.backend import devices
+    seen = {}
+
+    def worker():
+        devices._thread.device = "cuda"
+        seen["worker"] = ts.default_device()
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    assert seen["worker"] == "cuda"
+    assert ts.default_device() == "cpu" and ts.zeros(1).device == "cpu"
+    ts.set_default_device(ts.device("cpu"))
+    assert ts.get_default_device() == ts.device("cpu")
+    assert repr(ts.get_default_device()) == "device(type='cpu')"
+    ts.set_default_device(None)
+    assert ts.default_device() == "cpu"
+
+
+@pytest.mark.skipif(HAS_CUPY, reason="checks the error without CuPy")
+def test_set_default_device_to_cuda_without_cupy_raises_and_changes_nothing():
+    with pytest.raises(ts.DeviceError, match="CuPy"):
+        ts.set_default_device("cuda")
+    with pytest.raises(ts.DeviceError, match="unknown device 'tpu'"):
+        ts.set_default_device("tpu")
+    assert ts.default_device() == "cpu"
+
+
+@pytest.mark.skipif(not HAS_CUPY, reason="needs CuPy and a GPU")
+def test_set_default_device_moves_new_tensors_and_modules():
+    try:
+        ts.set_default_device("cuda")
+        assert ts.zeros(2).device == "cuda" and ts.tensor([1.0]).device == "cuda"
+        assert ts.nn.Linear(2, 3).weight.device == "cuda"
+        assert ts.zeros(2, device="cpu").device == "cpu"      # an explicit device wins
+    finally:
+        ts.set_default_device(None)
+
+
+def test_variable_is_a_detached_tensor_as_in_torch():
+    from tinygrad_seq.autograd import Variable
+    x = ts.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 3
+    v = Variable(y)
+    assert isinstance(x, Variable) and isinstance(v, ts.Tensor)
+    assert v.grad_fn is None and not v.requires_grad
+    assert np.shares_memory(v.array, y.array)
+    w = Variable(ts.tensor([2.0]), requires_grad=True)
+    (w * w).sum().backward()
+    assert w.grad.item() == 4.0
+    with pytest.raises(TypeError, match="Variable data has to be a tensor, but got list"):
+        Variable([1.0])

@@ -20,11 +20,11 @@ from .dtypes import (  # noqa: F401
     intp, is_dtype_name, is_float, promote_types, result_type, set_default_dtype)
 from .devices import (  # noqa: F401
     DEVICES, DEVICE_NAMES, ENV_VAR, Device, DeviceName, _load_cupy, array_module, as_ndarray, check_device,
-    default_device, device_of, follow_device, format_array, host_array, is_array,
-    numpy_scalar, to_device, to_numpy, writeable, xp)
+    current_device, default_device, device_of, follow_device, format_array, host_array, is_array,
+    numpy_scalar, set_default_device, to_device, to_numpy, writeable, xp)
 from .generators import fresh_seed, generator, manual_seed, random_stream, rng  # noqa: F401
 from . import pool  # noqa: F401  (the array pool: backend.pool.take, give)
-from .kernels import add_at, add_rows, argsort_stable, log, scatter_add_rows, sigmoid  # noqa: F401
+from .kernels import add_at, add_rows, argsort_stable, log, quiet, scatter_add_rows, sigmoid  # noqa: F401
 from .row_sparse import add_scaled_rows, coalesce_rows, flat_rows  # noqa: F401
 from . import devices, dtypes, generators, kernels, row_sparse  # noqa: F401,E402
 

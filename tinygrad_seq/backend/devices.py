@@ -5,10 +5,12 @@ Everything outside backend/ asks this module for the array module of a device
 ``to_device`` / ``to_numpy`` move arrays between host and GPU.
 
 The default device comes from the environment variable ``TINYGRAD_SEQ_DEVICE``
-(``cpu`` or ``cuda``), read once at import. A device that is asked for but cannot be
+(``cpu`` or ``cuda``), read once at import; ``set_default_device`` changes it for the
+calling thread (as torch's, which is per thread too). A device that is asked for but cannot be
 had is an error, never a silent fallback to the CPU.
 """
 import os
+import threading
 
 import numpy
 
@@ -113,7 +115,7 @@ def check_device(device):
     """Return the canonical device string for `device` ("cpu", "cuda", "cuda:0", or a
     Device object)."""
     if device is None:
-        return default_device
+        return current_device()
     if isinstance(device, Device):
         name = device.type
     else:
@@ -137,7 +139,21 @@ def _device_from_env():
     return value
 
 
-default_device = _device_from_env()
+default_device = _device_from_env()     # the process's default (TINYGRAD_SEQ_DEVICE)
+_thread = threading.local()             # a thread's own default (set_default_device)
+
+
+def current_device():
+    """The device of new tensors in the calling thread: the one set_default_device
+    gave it, else the process's default (TINYGRAD_SEQ_DEVICE)."""
+    return getattr(_thread, "device", None) or default_device
+
+
+def set_default_device(device):
+    """``torch.set_default_device``: new tensors made by the calling thread without an
+    explicit device go to `device` ("cpu", "cuda", a ``ts.device``); None goes back to
+    the process's default. Other threads keep theirs."""
+    _thread.device = None if device is None else check_device(device)
 
 
 def xp(device):

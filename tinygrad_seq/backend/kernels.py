@@ -125,6 +125,12 @@ def argsort_stable(a, axis):
     return mod.argsort(a, axis=axis)
 
 
+def quiet():
+    """A context in which NumPy's divide and invalid warnings are off (inf and nan are
+    the values PyTorch gives there, silently; CuPy never warns)."""
+    return numpy.errstate(divide="ignore", invalid="ignore")
+
+
 def log(x):
     """log(x), with log(0) = -inf and log(negative) = nan and no warning (PyTorch is
     silent there; NumPy warns, CuPy does not)."""

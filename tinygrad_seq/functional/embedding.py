@@ -142,7 +142,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
 def one_hot(tensor, num_classes=-1):
     """int64 tensor of shape tensor.shape + (num_classes,) with a 1 at each value's
     position (PyTorch's one_hot). ``num_classes=-1`` takes max + 1."""
-    ref_device = tensor.device if isinstance(tensor, Tensor) else backend.default_device
+    ref_device = tensor.device if isinstance(tensor, Tensor) else backend.current_device()
     if backend.is_array(tensor):
         ref_device = backend.device_of(tensor)
     idx = _index_array(tensor, ref_device, "one_hot")

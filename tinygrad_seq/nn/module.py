@@ -42,7 +42,7 @@ class Parameter(Tensor):
 
     def __init__(self, data=None, requires_grad=True):
         if data is None:
-            data = backend.xp(backend.default_device).zeros((0,), dtype=backend.get_default_dtype())
+            data = backend.xp(backend.current_device()).zeros((0,), dtype=backend.get_default_dtype())
         array = data.array if isinstance(data, Tensor) else as_array(data)
         self._init(array, None, 0)
         if requires_grad:

@@ -18,7 +18,7 @@ def sinusoidal_table(max_len, d_model, dtype=None, device=None):
     pe[:, 0::2] = host.sin(angle)
     pe[:, 1::2] = host.cos(angle[:, :d_model // 2])
     dtype = backend.dtype(dtype) if dtype is not None else backend.get_default_dtype()
-    return backend.to_device(pe.astype(dtype), device or backend.default_device)
+    return backend.to_device(pe.astype(dtype), device or backend.current_device())
 
 
 class PositionalEncoding(Module):

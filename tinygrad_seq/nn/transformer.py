@@ -206,7 +206,7 @@ def generate_square_subsequent_mask(sz, dtype=None, device=None):
     """The float causal mask (sz, sz): 0 on and below the diagonal, -inf above (as
     ``nn.Transformer.generate_square_subsequent_mask``)."""
     dtype = backend.dtype(dtype) if dtype is not None else backend.get_default_dtype()
-    return causal_bias(sz, sz, dtype, device or backend.default_device)
+    return causal_bias(sz, sz, dtype, device or backend.current_device())
 
 
 

@@ -50,7 +50,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     `foreach` is accepted for PyTorch compatibility and ignored."""
     grads = _grads(parameters)
     if not grads:
-        return Tensor._make(backend.xp(backend.default_device).zeros((), dtype=backend.get_default_dtype()))
+        return Tensor._make(backend.xp(backend.current_device()).zeros((), dtype=backend.get_default_dtype()))
     norm_type = float(norm_type)
     norms = []
     for _, g in grads:

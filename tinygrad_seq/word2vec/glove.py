@@ -140,7 +140,7 @@ class GloVe:
                         batch_size=batch_size)
         for name, value in settings.items():
             setattr(self, name, SETTING_CHECKS[name](name, value))
-        self.device = backend.check_device(device) if device is not None else backend.default_device
+        self.device = backend.check_device(device) if device is not None else backend.current_device()
         self.vocab = None
         self.wv = None
         self.epoch_losses = []

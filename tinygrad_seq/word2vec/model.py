@@ -143,7 +143,7 @@ class Word2Vec:
             setattr(self, name, value)
         self.trim_rule = check_callable("trim_rule", trim_rule)
         self.callbacks = check_callbacks("callbacks", callbacks)
-        self.device = device if device is not None else backend.default_device
+        self.device = device if device is not None else backend.current_device()
         self.compiled = compiled
         self.vocab = None
         self._scratch = _Scratch()
