@@ -347,28 +347,37 @@ def test_step_bumps_the_version_so_a_stale_graph_refuses_to_backward():
 
 # ---------------------------------------------------------------- state_dict
 
+def train_steps(opt, params, steps):
+    """`steps` plain steps of `opt` on loss_ts."""
+    for _ in range(steps):
+        opt.zero_grad()
+        loss_ts(params).backward()
+        opt.step()
+
+
+def assert_resumes_identically(opt, params, opt2, clone, steps=3):
+    """opt and opt2 (loaded from opt's state dict, on a copy of its parameters) take
+    `steps` steps side by side: the parameters stay equal, to the bit."""
+    for _ in range(steps):
+        train_steps(opt, params, 1)
+        train_steps(opt2, clone, 1)
+    for p, q in zip(params, clone):
+        np.testing.assert_array_equal(p.numpy(), q.numpy())
+
+
 def test_state_dict_round_trip_mid_training_continues_the_same_trajectory():
     for cls, kwargs in ((optim.SGD, dict(lr=0.05, momentum=0.9, nesterov=True)),
                         (optim.Adam, dict(lr=0.01, amsgrad=True)),
                         (optim.AdamW, dict(lr=0.01, weight_decay=0.1))):
         params = [ts.tensor(a, requires_grad=True) for a in initial(np.float64)]
         opt = cls(params, **kwargs)
-        for _ in range(3):
-            opt.zero_grad()
-            loss_ts(params).backward()
-            opt.step()
+        train_steps(opt, params, 3)
         saved = copy.deepcopy(opt.state_dict())
         clone = [ts.tensor(p.numpy(), requires_grad=True) for p in params]
         opt2 = cls(clone, lr=123.0)            # options come from the state dict
         opt2.load_state_dict(saved)
         assert opt2.param_groups[0]["lr"] == kwargs["lr"]
-        for _ in range(3):
-            for o, ps in ((opt, params), (opt2, clone)):
-                o.zero_grad()
-                loss_ts(ps).backward()
-                o.step()
-        for p, q in zip(params, clone):
-            np.testing.assert_array_equal(p.numpy(), q.numpy())
+        assert_resumes_identically(opt, params, opt2, clone)
         # the loaded state is a copy, not the saved dict's arrays
         key = next(iter(opt2.state[clone[0]]))
         assert opt2.state[clone[0]][key].array is not saved["state"][0][key].array
@@ -743,21 +752,13 @@ def test_a_small_model_trains_with_adam_clipping_and_a_schedule():
 def test_optimizer_state_dict_survives_ts_save_and_load(tmp_path):
     params = [ts.tensor(a, requires_grad=True) for a in initial(np.float64)]
     opt = optim.AdamW(params, lr=0.01, amsgrad=True)
-    for _ in range(2):
-        opt.zero_grad()
-        loss_ts(params).backward()
-        opt.step()
+    train_steps(opt, params, 2)
     ts.save(opt.state_dict(), str(tmp_path / "opt.npz"))
     clone = [ts.tensor(p.numpy(), requires_grad=True) for p in params]
     opt2 = optim.AdamW(clone)
     opt2.load_state_dict(ts.load(str(tmp_path / "opt.npz")))
     assert opt2.param_groups[0]["betas"] == (0.9, 0.999) and opt2.param_groups[0]["amsgrad"]
-    for o, ps in ((opt, params), (opt2, clone)):
-        o.zero_grad()
-        loss_ts(ps).backward()
-        o.step()
-    for p, q in zip(params, clone):
-        np.testing.assert_array_equal(p.numpy(), q.numpy())
+    assert_resumes_identically(opt, params, opt2, clone, steps=1)
 
 
 # ---------------------------------------------------------------- amp.GradScaler

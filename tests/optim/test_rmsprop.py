@@ -6,8 +6,9 @@ import itertools
 
 import numpy as np
 import pytest
-from test_optim import (assert_same_trajectory, check_torch_state_dict_continues, initial,
-                        loss_ts, run_both, run_with_gradients, gradient_sequence)
+from test_optim import (assert_resumes_identically, assert_same_trajectory,
+                        check_torch_state_dict_continues, initial, run_both,
+                        run_with_gradients, gradient_sequence, train_steps)
 from torch_ref import needs_torch, torch
 
 import tinygrad_seq as ts
@@ -101,23 +102,14 @@ def test_state_dict_round_trip_mid_training_continues_the_same_trajectory():
     kwargs = dict(lr=0.01, momentum=0.9, centered=True)
     params = [ts.tensor(a, requires_grad=True) for a in initial(np.float64)]
     opt = optim.RMSprop(params, **kwargs)
-    for _ in range(3):
-        opt.zero_grad()
-        loss_ts(params).backward()
-        opt.step()
+    train_steps(opt, params, 3)
     saved = copy.deepcopy(opt.state_dict())
     assert set(saved["state"][0]) == {"step", "square_avg", "momentum_buffer", "grad_avg"}
     clone = [ts.tensor(p.numpy(), requires_grad=True) for p in params]
     opt2 = optim.RMSprop(clone, lr=5.0)
     opt2.load_state_dict(saved)
     assert opt2.param_groups[0]["lr"] == 0.01 and opt2.param_groups[0]["centered"]
-    for _ in range(3):
-        for o, ps in ((opt, params), (opt2, clone)):
-            o.zero_grad()
-            loss_ts(ps).backward()
-            o.step()
-    for p, q in zip(params, clone):
-        np.testing.assert_array_equal(p.numpy(), q.numpy())
+    assert_resumes_identically(opt, params, opt2, clone)
 
 
 @needs_torch
