@@ -13,6 +13,7 @@ class Add(Node):
     """y = a + b;  da = dy,  db = dy"""
     reads_inputs = False
     meta = None       # the operands' shapes and dtypes, kept only when they differ
+    b_sign = 1        # Sub: -1
 
     def forward(self, a, b):
         if a.shape != b.shape or a.dtype is not b.dtype:   # backward must sum or cast dy
@@ -21,30 +22,22 @@ class Add(Node):
 
     def backward(self, g):
         need_a, need_b = self.needs_input_grad     # (a constant's is never summed)
+        gb = (g if self.b_sign == 1 else -g) if need_b else None
         if self.meta is None:                      # equal operands: dy fits both as it is
-            return g if need_a else None, g if need_b else None
+            return g if need_a else None, gb
         a_shape, a_dtype, b_shape, b_dtype = self.meta
         return (grad_to(g, a_shape, a_dtype) if need_a else None,
-                grad_to(g, b_shape, b_dtype) if need_b else None)
+                grad_to(gb, b_shape, b_dtype) if need_b else None)
 
 
-class Sub(Node):
-    """y = a - b;  da = dy,  db = -dy"""
-    reads_inputs = False
-    meta = None
+class Sub(Add):
+    """y = a - b;  da = dy,  db = -dy   (Add's rule with the sign of db flipped)"""
+    b_sign = -1
 
     def forward(self, a, b):
-        if a.shape != b.shape or a.dtype is not b.dtype:   # backward must sum or cast dy
-            self.meta = (a.shape, a.dtype, b.shape, b.dtype)     # (not the arrays: unread)
+        if a.shape != b.shape or a.dtype is not b.dtype:   # as Add's (inline: a hot path)
+            self.meta = (a.shape, a.dtype, b.shape, b.dtype)
         return a - b
-
-    def backward(self, g):
-        need_a, need_b = self.needs_input_grad
-        if self.meta is None:
-            return g if need_a else None, -g if need_b else None
-        a_shape, a_dtype, b_shape, b_dtype = self.meta
-        return (grad_to(g, a_shape, a_dtype) if need_a else None,
-                grad_to(-g, b_shape, b_dtype) if need_b else None)
 
 
 class Mul(Node):

@@ -115,10 +115,11 @@ class XLogY(Node):
 
     def forward(self, x, y):
         mod = backend.array_module(x)
-        self.flat = (x == 0) & (y <= 0)      # where dx is 0 instead of dz log(y)
+        x_zero = x == 0
+        self.flat = x_zero & (y <= 0)        # where dx is 0 instead of dz log(y)
         with backend.quiet():   # log(0), 0 * -inf: masked
             z = x * mod.log(y)
-        return mod.where((x == 0) & ~mod.isnan(y), 0, z).astype(z.dtype, copy=False)
+        return mod.where(x_zero & ~mod.isnan(y), 0, z).astype(z.dtype, copy=False)
 
     def backward(self, g):
         x, y = self.saved_inputs()
